@@ -1,0 +1,153 @@
+//! Identifiers: 12-byte, time-ordered ids written as 24 lowercase hex digits (MongoDB ObjectId layout).
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+fn process_bytes() -> &'static [u8; 5] {
+    static BYTES: OnceLock<[u8; 5]> = OnceLock::new();
+    BYTES.get_or_init(rand::random)
+}
+
+fn counter() -> &'static AtomicU32 {
+    static COUNTER: OnceLock<AtomicU32> = OnceLock::new();
+    COUNTER.get_or_init(|| AtomicU32::new(rand::random::<u32>() & 0x00ff_ffff))
+}
+
+/// A fresh id: seconds since the epoch, 5 bytes fixed per process, a 3-byte counter.
+fn generate() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0);
+    let count = counter().fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;
+    let mut bytes = [0u8; 12];
+    bytes[..4].copy_from_slice(&secs.to_be_bytes());
+    bytes[4..9].copy_from_slice(process_bytes());
+    bytes[9..].copy_from_slice(&count.to_be_bytes()[1..]);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn normalise(kind: &'static str, value: &str) -> Result<String, Error> {
+    if value.len() == 24 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(value.to_ascii_lowercase())
+    } else {
+        Err(Error::InvalidId {
+            kind,
+            value: value.chars().take(64).collect(),
+        })
+    }
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// A new, unique id; ids made later in one process sort after earlier ones.
+            #[allow(clippy::new_without_default)]
+            pub fn new() -> Self {
+                Self(generate())
+            }
+
+            /// Validates an id that came from outside (24 hex digits); a malformed one is a typed error.
+            pub fn parse(value: &str) -> Result<Self, Error> {
+                normalise($kind, value).map(Self)
+            }
+
+            /// The id as 24 lowercase hex digits.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self, Error> {
+                Self::parse(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = Error;
+            fn try_from(s: String) -> Result<Self, Error> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Identifies a job.
+    JobId,
+    "job"
+);
+id_type!(
+    /// Identifies a scheduler item.
+    ItemId,
+    "scheduler item"
+);
+id_type!(
+    /// Identifies one error record of a job.
+    RecordId,
+    "error record"
+);
+
+/// Fences one claimed attempt: store calls for the attempt are refused once the token changed (R8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LeaseToken(pub i64);
+
+impl LeaseToken {
+    /// A random token for a new claim.
+    pub fn random() -> Self {
+        Self(rand::random::<i64>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_ordered_and_round_trip() {
+        let a = JobId::new();
+        let b = JobId::new();
+        assert!(a < b);
+        assert_eq!(JobId::parse(a.as_str()).unwrap(), a);
+        assert_eq!(
+            JobId::parse(&a.as_str().to_uppercase()).unwrap(),
+            a,
+            "hex case is normalised"
+        );
+    }
+
+    #[test]
+    fn malformed_ids_are_typed_errors() {
+        for bad in ["", "xyz", "0123456789abcdef0123456", "0123456789abcdef0123456g", "é"] {
+            assert!(matches!(JobId::parse(bad), Err(Error::InvalidId { .. })), "{bad}");
+        }
+        let json = serde_json::from_str::<JobId>("\"nothex\"");
+        assert!(json.is_err());
+    }
+}
