@@ -144,8 +144,17 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_typed_errors() {
-        for bad in ["", "xyz", "0123456789abcdef0123456", "0123456789abcdef0123456g", "é"] {
-            assert!(matches!(JobId::parse(bad), Err(Error::InvalidId { .. })), "{bad}");
+        for bad in [
+            "",
+            "xyz",
+            "0123456789abcdef0123456",
+            "0123456789abcdef0123456g",
+            "é",
+        ] {
+            assert!(
+                matches!(JobId::parse(bad), Err(Error::InvalidId { .. })),
+                "{bad}"
+            );
         }
         let json = serde_json::from_str::<JobId>("\"nothex\"");
         assert!(json.is_err());

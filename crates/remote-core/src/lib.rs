@@ -24,9 +24,7 @@ pub use cron::{CronError, CronLists, Crontab};
 pub use error::{Error, Result};
 pub use error_record::ErrorRecord;
 pub use factory::{FactoryInfo, JobFactory};
-pub use handler::{
-    blocking_fn, handler_fn, typed_fn, Handler, JobContext, JobError, ResultExt,
-};
+pub use handler::{blocking_fn, handler_fn, typed_fn, Handler, JobContext, JobError, ResultExt};
 pub use id::{ItemId, JobId, LeaseToken, RecordId};
 pub use job::{Job, JobQuery};
 pub use processor::{CancelOutcome, Processor, ProcessorBuilder, ProcessorConfig};

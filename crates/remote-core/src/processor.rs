@@ -532,8 +532,7 @@ impl Processor {
         let now = self.now();
         let rule_changed =
             stored.schedule != item.schedule && stored.next_call_time == item.next_call_time;
-        let resumed =
-            !stored.active && item.active && item.next_call_time.is_none_or(|t| t <= now);
+        let resumed = !stored.active && item.active && item.next_call_time.is_none_or(|t| t <= now);
         if rule_changed || resumed {
             item.next_call_time = item.schedule.next_after(now);
         }
@@ -726,7 +725,10 @@ impl Inner {
                     continue;
                 };
                 let lease = job.lease_until.map(|t| t.to_rfc3339()).unwrap_or_default();
-                let message = format!("worker lost: the lease of attempt {} expired at {lease}", job.retry_counter);
+                let message = format!(
+                    "worker lost: the lease of attempt {} expired at {lease}",
+                    job.retry_counter
+                );
                 let mut failure = failure_for(&job, message, false, now);
                 failure.lease_expired = true;
                 if self.jobs.fail_job(&job.id, token, &failure).await? {
@@ -763,7 +765,12 @@ impl Inner {
                 stored.then_some(JobStatus::Completed)
             }
             Err((message, permanent)) => {
-                span.in_scope(|| warn!("Job {} attempt {} failed: {message}", job.id, job.retry_counter));
+                span.in_scope(|| {
+                    warn!(
+                        "Job {} attempt {} failed: {message}",
+                        job.id, job.retry_counter
+                    )
+                });
                 let failure = failure_for(&job, message, permanent, now);
                 let status = if failure.retry_at.is_some() {
                     JobStatus::Queued

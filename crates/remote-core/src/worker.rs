@@ -118,7 +118,10 @@ pub(crate) async fn job_worker(inner: Arc<Inner>, config: WorkerConfig, stop: Ca
                 backoff = MIN_WAIT;
                 let mut first = Some(first);
                 for job in jobs {
-                    let Some(permit) = first.take().or_else(|| slots.clone().try_acquire_owned().ok()) else {
+                    let Some(permit) = first
+                        .take()
+                        .or_else(|| slots.clone().try_acquire_owned().ok())
+                    else {
                         error!("Processor '{name}' claimed more jobs than it has slots");
                         break;
                     };
@@ -175,7 +178,9 @@ pub(crate) async fn scheduler_worker(processor: Processor, stop: CancellationTok
                 processor.scheduler_wait_time().max(MIN_WAIT)
             }
             Err(e) => {
-                error!("Processor '{name}' cannot fire scheduler items, retrying in {backoff:?}: {e}");
+                error!(
+                    "Processor '{name}' cannot fire scheduler items, retrying in {backoff:?}: {e}"
+                );
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 backoff
             }

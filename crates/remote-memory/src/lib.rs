@@ -166,7 +166,9 @@ impl JobStore for MemoryStore {
         let mut expired: Vec<Job> = state
             .jobs
             .values()
-            .filter(|j| j.status == JobStatus::Processing && j.lease_until.is_some_and(|t| t <= now))
+            .filter(|j| {
+                j.status == JobStatus::Processing && j.lease_until.is_some_and(|t| t <= now)
+            })
             .cloned()
             .collect();
         expired.sort_by(|a, b| (a.lease_until, &a.id).cmp(&(b.lease_until, &b.id)));

@@ -1,0 +1,242 @@
+//! What the cases share: the store under test, a harness with a manual clock and the seed's
+//! job factories, and the runner the macro calls.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use futures::FutureExt;
+use remote_core::{
+    handler_fn, JobContext, JobError, JobFactory, JobId, JobStatus, JobStore, ManualClock,
+    Processor, SchedulerStore, Store, WorkerConfig,
+};
+use serde_json::{json, Value};
+
+/// A future run after a test to drop what the store created for it.
+pub type Cleanup = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// One isolated, empty store handed to one test.
+pub struct TestStore {
+    /// Its job side.
+    pub jobs: Arc<dyn JobStore>,
+    /// Its scheduler side.
+    pub items: Arc<dyn SchedulerStore>,
+    /// Run after the test, passed or failed.
+    pub cleanup: Option<Cleanup>,
+}
+
+impl TestStore {
+    /// Wraps a store holding both jobs and scheduler items.
+    pub fn new<S: Store>(store: S) -> Self {
+        let store = Arc::new(store);
+        Self {
+            jobs: store.clone(),
+            items: store,
+            cleanup: None,
+        }
+    }
+
+    /// Adds a cleanup run after the test.
+    pub fn with_cleanup(mut self, cleanup: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.cleanup = Some(Box::pin(cleanup));
+        self
+    }
+}
+
+/// Runs one case on a fresh store from `make`, then its cleanup; the macro calls this.
+pub fn run<M, MF, T, TF>(make: M, case: T)
+where
+    M: FnOnce() -> MF,
+    MF: Future<Output = TestStore>,
+    T: FnOnce(TestStore) -> TF,
+    TF: Future<Output = ()>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for the case");
+    runtime.block_on(async move {
+        let mut store = make().await;
+        let cleanup = store.cleanup.take();
+        let outcome = AssertUnwindSafe(case(store)).catch_unwind().await;
+        if let Some(cleanup) = cleanup {
+            cleanup.await;
+        }
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    });
+}
+
+/// The start of every harness clock: 2026-01-01T00:00:00Z.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid time")
+}
+
+/// `t` as UTC from an RFC 3339 text (test-only helper).
+pub fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("valid RFC 3339 time in a test")
+        .with_timezone(&Utc)
+}
+
+/// A store, a manual clock and a processor named `root` with the seed's factories.
+pub struct Harness {
+    /// The store under test.
+    pub jobs: Arc<dyn JobStore>,
+    /// Its scheduler side.
+    pub items: Arc<dyn SchedulerStore>,
+    /// The clock every processor of this harness reads.
+    pub clock: Arc<ManualClock>,
+    /// The processor `root` with `echo`, `error`, `fatal`, `panic` and `sleep` registered.
+    pub p: Processor,
+    /// What the `sleep` jobs and `record` events logged, in order ("Job: 1", …).
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Harness {
+    /// A harness over `store` with the clock at [`t0`].
+    pub fn new(store: TestStore) -> Self {
+        Self::at(store, t0())
+    }
+
+    /// A harness over `store` with the clock at `start`.
+    pub fn at(store: TestStore, start: DateTime<Utc>) -> Self {
+        let clock = Arc::new(ManualClock::new(start));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let p = Processor::builder_with(store.jobs.clone(), store.items.clone())
+            .clock(clock.clone())
+            .worker(WorkerConfig::simple().wait_time(Duration::from_millis(20)))
+            .scheduler_wait_time(Duration::from_millis(20))
+            .build();
+        for factory in seed_factories(&log) {
+            p.register(factory).expect("fresh processor");
+        }
+        Self {
+            jobs: store.jobs,
+            items: store.items,
+            clock,
+            p,
+            log,
+        }
+    }
+
+    /// Another processor on the same store and clock, without factories.
+    pub fn processor(&self, name: &str) -> Processor {
+        Processor::builder_with(self.jobs.clone(), self.items.clone())
+            .name(name)
+            .clock(self.clock.clone())
+            .worker(WorkerConfig::simple().wait_time(Duration::from_millis(20)))
+            .scheduler_wait_time(Duration::from_millis(20))
+            .build()
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Clears the log.
+    pub fn clear_log(&self) {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// A job's status, which must exist.
+    pub async fn status(&self, id: &JobId) -> JobStatus {
+        self.p.job_status(id).await.expect("job exists")
+    }
+
+    /// Waits (real time, bounded) until `done` holds for the log; panics with the log if not.
+    pub async fn wait_for_log(&self, what: &str, done: impl Fn(&[String]) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if done(&self.log()) {
+                return;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("timed out waiting for {what}; log: {:?}", self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Waits (real time, bounded) until the job has `status`.
+    pub async fn wait_for_status(&self, id: &JobId, status: JobStatus) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let now = self.status(id).await;
+            if now == status {
+                return;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("timed out waiting for job {id} to be {status}; it is {now}");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// Milliseconds per second of the seed's sleep job, so the seed's timings run 2.5× faster.
+pub const SLEEP_MS_PER_SECOND: f64 = 400.0;
+
+fn push(log: &Mutex<Vec<String>>, line: String) {
+    log.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+}
+
+/// The seed's test jobs: `echo`, `error` (permanent), `fatal` (retryable), `panic`, and `sleep`
+/// taking `[seconds, n]`, which sleeps then logs "Job: n".
+pub fn seed_factories(log: &Arc<Mutex<Vec<String>>>) -> Vec<JobFactory> {
+    let sleep_log = log.clone();
+    vec![
+        JobFactory::new(
+            "echo",
+            handler_fn(|ctx: JobContext| async move { Ok::<_, JobError>(ctx.input) }),
+        ),
+        JobFactory::new(
+            "error",
+            handler_fn(|_ctx: JobContext| async move {
+                Err::<Value, _>(JobError::permanent("An error occurred."))
+            }),
+        ),
+        JobFactory::new(
+            "fatal",
+            handler_fn(|_ctx: JobContext| async move {
+                Err::<Value, _>(JobError::retryable("A fatal error occurred."))
+            }),
+        ),
+        JobFactory::new(
+            "panic",
+            handler_fn(|_ctx: JobContext| async move {
+                if true {
+                    panic!("the handler panicked");
+                }
+                Ok::<Value, JobError>(Value::Null)
+            }),
+        ),
+        JobFactory::new(
+            "sleep",
+            handler_fn(move |ctx: JobContext| {
+                let log = sleep_log.clone();
+                async move {
+                    let (seconds, n): (f64, i64) = ctx.input_as()?;
+                    let ms = (seconds * SLEEP_MS_PER_SECOND).max(0.0) as u64;
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    push(&log, format!("Job: {n}"));
+                    Ok::<_, JobError>(json!(n))
+                }
+            }),
+        )
+        .retry_delay(Duration::from_secs(1)),
+    ]
+}
