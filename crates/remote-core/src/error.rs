@@ -45,6 +45,9 @@ pub enum Error {
         /// Its status.
         status: JobStatus,
     },
+    /// `process_job` was given a job whose attempt this processor is running already (R9).
+    #[error("job {0} is already running in this processor")]
+    AlreadyRunning(JobId),
     /// Input that does not fit what the call expects.
     #[error("invalid input: {0}")]
     InvalidInput(String),

@@ -24,6 +24,9 @@ use crate::status::{JobStatus, StatusCounts};
 use crate::store::{Claim, Failure, JobStore, SchedulerStore, Store, Take};
 use crate::worker::{job_worker, scheduler_worker, WorkerConfig};
 
+/// Rounds of "read due items, try to take one" before a scheduler pass gives way to others.
+const MAX_TAKE_ROUNDS: usize = 100;
+
 /// Default lease of a claimed attempt (R8).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
@@ -569,7 +572,7 @@ impl Processor {
     /// next call time to the first firing after now (R15). Missed firings fire once.
     pub async fn pull_next_scheduler_item(&self) -> Result<Option<SchedulerItem>> {
         let now = self.now();
-        loop {
+        for _ in 0..MAX_TAKE_ROUNDS {
             let due = self.inner.items.due_items(now, 16).await?;
             if due.is_empty() {
                 return Ok(None);
@@ -592,6 +595,8 @@ impl Processor {
                 }
             }
         }
+        warn!("due scheduler items were taken by others {MAX_TAKE_ROUNDS} times in a row; trying again next pass");
+        Ok(None)
     }
 
     /// One scheduler pass: fires every due item (R16); returns the number of jobs added.
@@ -749,7 +754,13 @@ impl Inner {
             status: job.status,
         })?;
         let cancel = CancellationToken::new();
-        lock(&self.running).insert(job.id.clone(), cancel.clone());
+        {
+            let mut running = lock(&self.running);
+            if running.contains_key(&job.id) {
+                return Err(Error::AlreadyRunning(job.id));
+            }
+            running.insert(job.id.clone(), cancel.clone());
+        }
         let span = tracing::info_span!("job", id = %job.id, name = %job.job_name, attempt = job.retry_counter);
         let result = self
             .execute(&job, token, cancel)

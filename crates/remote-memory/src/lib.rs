@@ -5,7 +5,7 @@
 //! Nothing survives the process.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use remote_core::__private::async_trait;
@@ -14,6 +14,7 @@ use remote_core::{
     Result, SchedulerItem, SchedulerStore, StatusCounts, Take,
 };
 use serde_json::Value;
+use tokio::sync::Notify;
 
 #[derive(Default)]
 struct State {
@@ -28,6 +29,7 @@ struct State {
 #[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    job_added: Arc<Notify>,
 }
 
 impl MemoryStore {
@@ -66,6 +68,8 @@ impl JobStore for MemoryStore {
             state.errors.insert(job.id.clone(), Vec::new());
             state.jobs.insert(job.id.clone(), job.clone());
         }
+        drop(state);
+        self.job_added.notify_waiters();
         Ok(())
     }
 
@@ -241,6 +245,10 @@ impl JobStore for MemoryStore {
             *removed.entry(status).or_insert(0) += 1;
         }
         Ok(removed)
+    }
+
+    fn wakeups(&self) -> Option<Arc<Notify>> {
+        Some(self.job_added.clone())
     }
 }
 
