@@ -4,6 +4,8 @@
 //! empty [`TestStore`]; the macro expands to one `#[test]` per rule case, grouped by area.
 //! The same list runs for every store, so every store runs the same number of cases.
 
+#![warn(missing_docs)]
+
 pub mod support;
 
 pub mod bad_input;

@@ -5,6 +5,8 @@
 //! implement the narrow [`JobStore`] / [`SchedulerStore`] pair; retry decisions, leases and
 //! schedule math live here, once. The rules are those of SPEC.md (R1–R22).
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod cron;
 pub mod error;

@@ -4,6 +4,8 @@
 //! critical section under a single lock, so claims are atomic however many workers pull.
 //! Nothing survives the process.
 
+#![warn(missing_docs)]
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 

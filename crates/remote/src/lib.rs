@@ -5,6 +5,8 @@
 //! all sharing one store. Stores are chosen by cargo feature: `memory` (default), `postgres`,
 //! `sqlite`, `mongodb`. The behaviour every store keeps is SPEC.md (R1–R22).
 
+#![warn(missing_docs)]
+
 pub use remote_core::*;
 
 /// The in-memory store (feature `memory`).

@@ -1,31 +1,22 @@
-//! placeholder until the schedule math lands
-use chrono::{DateTime, Utc};
+//! Schedule math: when does a recurring job fire next.
+//!
+//! Two rule shapes share one field-by-field search engine: [`CronLists`], the seed's
+//! per-unit value lists evaluated in UTC, and [`Crontab`], a five-field crontab
+//! expression evaluated in an IANA time zone with Vixie-cron daylight-saving behaviour.
+
+mod crontab;
+#[cfg(test)]
+mod crontab_tests;
+mod fields;
+mod lists;
+mod parse;
+#[cfg(test)]
+mod testkit;
+
+pub use crontab::Crontab;
+pub use lists::CronLists;
+
+/// A schedule rule that cannot fire or cannot be parsed; the text says which field and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct CronError(pub String);
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CronLists {
-    pub minute: Vec<u32>,
-    pub hour: Vec<u32>,
-    pub day_of_month: Vec<u32>,
-    pub month: Vec<u32>,
-    pub day_of_week: Vec<u32>,
-}
-impl CronLists {
-    pub fn validate(&self) -> Result<(), CronError> {
-        Ok(())
-    }
-    pub fn next_after(&self, _after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        None
-    }
-}
-#[derive(Debug, Clone, PartialEq)]
-pub struct Crontab;
-impl Crontab {
-    pub fn parse(_e: &str, _z: &str) -> Result<Crontab, CronError> {
-        Ok(Crontab)
-    }
-    pub fn next_after(&self, _after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        None
-    }
-}
