@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::Notify;
+use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn, Instrument};
@@ -15,6 +15,7 @@ use tracing::{error, info, warn, Instrument};
 use crate::clock::{add, to_millis, Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::error_record::ErrorRecord;
+use crate::event::{AttemptEvent, AttemptOutcome};
 use crate::factory::{FactoryInfo, JobFactory};
 use crate::handler::JobContext;
 use crate::id::{ItemId, JobId, LeaseToken};
@@ -26,6 +27,9 @@ use crate::worker::{job_worker, scheduler_worker, WorkerConfig};
 
 /// Rounds of "read due items, try to take one" before a scheduler pass gives way to others.
 const MAX_TAKE_ROUNDS: usize = 100;
+
+/// Events kept for a slow subscriber before it starts missing some.
+const EVENT_BUFFER: usize = 4096;
 
 /// Default lease of a claimed attempt (R8).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
@@ -133,6 +137,7 @@ impl ProcessorBuilder {
                 job_added: Notify::new(),
                 item_added: Notify::new(),
                 running: Mutex::new(HashMap::new()),
+                events: broadcast::channel(EVENT_BUFFER).0,
                 worker: Mutex::new(None),
                 scheduler: Mutex::new(None),
             }),
@@ -168,6 +173,7 @@ pub(crate) struct Inner {
     pub(crate) job_added: Notify,
     pub(crate) item_added: Notify,
     running: Mutex<HashMap<JobId, CancellationToken>>,
+    events: broadcast::Sender<AttemptEvent>,
     worker: Mutex<Option<RunningLoop>>,
     scheduler: Mutex<Option<RunningLoop>>,
 }
@@ -437,6 +443,18 @@ impl Processor {
     }
 
     // ---- workers (R10–R12) ----
+
+    /// Events of every attempt this processor runs, from now on (for metrics and dashboards).
+    pub fn subscribe(&self) -> broadcast::Receiver<AttemptEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Ids of the jobs whose handlers run in this processor now.
+    pub fn running_jobs(&self) -> Vec<JobId> {
+        let mut ids: Vec<JobId> = lock(&self.inner.running).keys().cloned().collect();
+        ids.sort();
+        ids
+    }
 
     /// Changes the job worker used by the next `start_processor`.
     pub fn set_worker(&self, worker: WorkerConfig) {
@@ -762,19 +780,30 @@ impl Inner {
             running.insert(job.id.clone(), cancel.clone());
         }
         let span = tracing::info_span!("job", id = %job.id, name = %job.job_name, attempt = job.retry_counter);
+        let due = job.retry_time.unwrap_or(job.queued_at).max(job.queued_at);
+        self.emit(AttemptEvent::Started {
+            job_id: job.id.clone(),
+            job_name: job.job_name.clone(),
+            attempt: job.retry_counter,
+            queue_latency: job
+                .picked_at
+                .and_then(|picked| (picked - due).to_std().ok())
+                .unwrap_or_default(),
+        });
+        let started = std::time::Instant::now();
         let result = self
             .execute(&job, token, cancel)
             .instrument(span.clone())
             .await;
+        let run_time = started.elapsed();
         lock(&self.running).remove(&job.id);
         let now = self.clock.now();
-        let applied = match result {
-            Ok(output) => {
-                let stored = self
-                    .with_retries(|| self.jobs.complete_job(&job.id, token, &output, now))
-                    .await?;
-                stored.then_some(JobStatus::Completed)
-            }
+        let (outcome, applied) = match result {
+            Ok(output) => (
+                AttemptOutcome::Completed,
+                self.with_retries(|| self.jobs.complete_job(&job.id, token, &output, now))
+                    .await?,
+            ),
             Err((message, permanent)) => {
                 span.in_scope(|| {
                     warn!(
@@ -783,30 +812,47 @@ impl Inner {
                     )
                 });
                 let failure = failure_for(&job, message, permanent, now);
-                let status = if failure.retry_at.is_some() {
-                    JobStatus::Queued
+                let outcome = if failure.retry_at.is_some() {
+                    AttemptOutcome::Retrying
                 } else {
-                    JobStatus::Error
+                    AttemptOutcome::Failed
                 };
-                let stored = self
-                    .with_retries(|| self.jobs.fail_job(&job.id, token, &failure))
-                    .await?;
-                stored.then_some(status)
+                (
+                    outcome,
+                    self.with_retries(|| self.jobs.fail_job(&job.id, token, &failure))
+                        .await?,
+                )
             }
         };
-        match applied {
-            Some(status) => Ok(status),
-            None => {
-                let status = self
-                    .jobs
-                    .get_job(&job.id)
-                    .await?
-                    .map(|j| j.status)
-                    .ok_or_else(|| Error::JobNotFound(job.id.clone()))?;
-                info!(job = %job.id, "Outcome of job {} attempt {} dropped: the job is {status}", job.id, job.retry_counter);
-                Ok(status)
-            }
-        }
+        let (outcome, status) = if applied {
+            let status = match outcome {
+                AttemptOutcome::Completed => JobStatus::Completed,
+                AttemptOutcome::Retrying => JobStatus::Queued,
+                _ => JobStatus::Error,
+            };
+            (outcome, status)
+        } else {
+            let status = self
+                .jobs
+                .get_job(&job.id)
+                .await?
+                .map(|j| j.status)
+                .ok_or_else(|| Error::JobNotFound(job.id.clone()))?;
+            info!(job = %job.id, "Outcome of job {} attempt {} dropped: the job is {status}", job.id, job.retry_counter);
+            (AttemptOutcome::Dropped(status), status)
+        };
+        self.emit(AttemptEvent::Finished {
+            job_id: job.id.clone(),
+            job_name: job.job_name.clone(),
+            attempt: job.retry_counter,
+            run_time,
+            outcome,
+        });
+        Ok(status)
+    }
+
+    fn emit(&self, event: AttemptEvent) {
+        let _ = self.events.send(event);
     }
 
     /// Runs the handler with lease renewal beside it; `Err((message, permanent))` on failure.
