@@ -1,0 +1,292 @@
+//! Where the tests find MongoDB, and isolated stores on it.
+//!
+//! `REMOTE_TEST_MONGODB_URL` names a server (`scripts/mongo-test-server.sh start` prints one).
+//! Without it, the `testcontainers` feature starts the official `mongo` image as a one-node
+//! replica set through a Docker engine. Otherwise the tests fail with instructions.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use conformance_tests::TestStore;
+use remote_core::{
+    Claim, ErrorRecord, Failure, ItemId, Job, JobId, JobQuery, JobStatus, JobStore, LeaseToken,
+    Result, SchedulerItem, SchedulerStore, StatusCounts, Take,
+};
+use remote_mongo::mongodb::bson::doc;
+use remote_mongo::mongodb::{Client, Database};
+use remote_mongo::{MongoConfig, MongoStore};
+use serde_json::Value;
+use tokio::sync::{Notify, RwLock};
+
+/// The variable naming the test server.
+pub const URL_VARIABLE: &str = "REMOTE_TEST_MONGODB_URL";
+
+/// The URL of the MongoDB server the tests use.
+pub fn server_url() -> String {
+    if let Ok(url) = std::env::var(URL_VARIABLE) {
+        if !url.trim().is_empty() {
+            return url;
+        }
+    }
+    #[cfg(feature = "testcontainers")]
+    {
+        container::url()
+    }
+    #[cfg(not(feature = "testcontainers"))]
+    {
+        panic!(
+            "no MongoDB for the remote-mongo tests: set {URL_VARIABLE} \
+             (e.g. `export {URL_VARIABLE}=$(scripts/mongo-test-server.sh start)`, which gives \
+             mongodb://127.0.0.1:27018/?directConnection=true), or build the tests with \
+             `--features testcontainers` on a machine with a Docker engine"
+        )
+    }
+}
+
+/// A new client of the test server (one per test: clients belong to the test's runtime).
+pub async fn client() -> Client {
+    let url = server_url();
+    Client::with_uri_str(&url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot use {URL_VARIABLE}={url}: {e}"))
+}
+
+/// A database with a random name, empty.
+pub fn fresh_database(client: &Client) -> Database {
+    client.database(&format!("remote_test_{:016x}", rand::random::<u64>()))
+}
+
+/// True when the server is SecantusDB (its `buildInfo` carries `secantusVersion`).
+pub async fn is_secantus(client: &Client) -> bool {
+    client
+        .database("admin")
+        .run_command(doc! { "buildInfo": 1 })
+        .await
+        .map(|info| info.contains_key("secantusVersion"))
+        .unwrap_or(false)
+}
+
+/// An isolated, empty store in a fresh database, dropped after the test.
+pub async fn test_store() -> TestStore {
+    let client = client().await;
+    let database = fresh_database(&client);
+    let store = MongoStore::open(database.clone(), MongoConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("opening a MongoStore on the test server: {e}"));
+    let store = if is_secantus(&client).await {
+        TestStore::new(CancelGate::new(store))
+    } else {
+        TestStore::new(store)
+    };
+    store.with_cleanup(async move {
+        if let Err(e) = database.drop().await {
+            eprintln!("could not drop test database {}: {e}", database.name());
+        }
+    })
+}
+
+/// Test-server workaround, used on SecantusDB only.
+///
+/// MongoDB's `findAndModify` returns the document exactly as its own write found it. SecantusDB
+/// 0.5.3 finds the document, then writes with the filter re-asserted, and returns the image it
+/// *found*: when a claim (`queued` → `processing`) or a retry (`processing` → `queued`) lands
+/// between the two steps, the cancel's filter still matches and it reports the stale status.
+/// This wrapper keeps cancels from overlapping claims and failures of the same store; every
+/// other call, and claims among themselves, still run concurrently on the server.
+pub struct CancelGate {
+    store: MongoStore,
+    gate: RwLock<()>,
+}
+
+impl CancelGate {
+    /// Wraps `store`.
+    pub fn new(store: MongoStore) -> Self {
+        Self {
+            store,
+            gate: RwLock::new(()),
+        }
+    }
+}
+
+#[async_trait]
+impl JobStore for CancelGate {
+    async fn insert_jobs(&self, jobs: &[Job]) -> Result<()> {
+        self.store.insert_jobs(jobs).await
+    }
+
+    async fn claim_jobs(&self, claim: &Claim<'_>) -> Result<Vec<Job>> {
+        let _shared = self.gate.read().await;
+        self.store.claim_jobs(claim).await
+    }
+
+    async fn complete_job(
+        &self,
+        id: &JobId,
+        token: LeaseToken,
+        output: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.store.complete_job(id, token, output, now).await
+    }
+
+    async fn fail_job(&self, id: &JobId, token: LeaseToken, failure: &Failure) -> Result<bool> {
+        let _shared = self.gate.read().await;
+        self.store.fail_job(id, token, failure).await
+    }
+
+    async fn renew_lease(
+        &self,
+        id: &JobId,
+        token: LeaseToken,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.store.renew_lease(id, token, lease_until).await
+    }
+
+    async fn expired_leases(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Job>> {
+        self.store.expired_leases(now, limit).await
+    }
+
+    async fn cancel_job(&self, id: &JobId, now: DateTime<Utc>) -> Result<Option<JobStatus>> {
+        let _exclusive = self.gate.write().await;
+        self.store.cancel_job(id, now).await
+    }
+
+    async fn get_job(&self, id: &JobId) -> Result<Option<Job>> {
+        self.store.get_job(id).await
+    }
+
+    async fn job_errors(&self, id: &JobId) -> Result<Option<Vec<ErrorRecord>>> {
+        self.store.job_errors(id).await
+    }
+
+    async fn list_jobs(&self, query: &JobQuery) -> Result<Vec<Job>> {
+        self.store.list_jobs(query).await
+    }
+
+    async fn count_jobs(&self) -> Result<StatusCounts> {
+        self.store.count_jobs().await
+    }
+
+    async fn remove_jobs(&self, statuses: &[JobStatus]) -> Result<StatusCounts> {
+        self.store.remove_jobs(statuses).await
+    }
+
+    fn wakeups(&self) -> Option<Arc<Notify>> {
+        self.store.wakeups()
+    }
+}
+
+#[async_trait]
+impl SchedulerStore for CancelGate {
+    async fn insert_item(&self, item: &SchedulerItem) -> Result<()> {
+        self.store.insert_item(item).await
+    }
+
+    async fn get_item(&self, id: &ItemId) -> Result<Option<SchedulerItem>> {
+        self.store.get_item(id).await
+    }
+
+    async fn list_items(&self) -> Result<Vec<SchedulerItem>> {
+        self.store.list_items().await
+    }
+
+    async fn update_item(&self, item: &SchedulerItem) -> Result<bool> {
+        self.store.update_item(item).await
+    }
+
+    async fn delete_item(&self, id: &ItemId) -> Result<bool> {
+        self.store.delete_item(id).await
+    }
+
+    async fn due_items(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<SchedulerItem>> {
+        self.store.due_items(now, limit).await
+    }
+
+    async fn take_item(&self, take: &Take) -> Result<bool> {
+        self.store.take_item(take).await
+    }
+
+    async fn release_item(&self, id: &ItemId, retry_time: DateTime<Utc>) -> Result<bool> {
+        self.store.release_item(id, retry_time).await
+    }
+}
+
+#[cfg(feature = "testcontainers")]
+mod container {
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    use remote_mongo::mongodb::bson::doc;
+    use remote_mongo::mongodb::Client;
+    use testcontainers::core::{IntoContainerPort, WaitFor};
+    use testcontainers::runners::SyncRunner;
+    use testcontainers::{GenericImage, ImageExt};
+
+    /// The URL of a `mongo` container started once per test binary (removed at exit).
+    pub fn url() -> String {
+        static URL: OnceLock<String> = OnceLock::new();
+        URL.get_or_init(|| {
+            std::thread::spawn(start)
+                .join()
+                .unwrap_or_else(|_| panic!("starting the mongo container failed"))
+        })
+        .clone()
+    }
+
+    fn start() -> String {
+        let container = GenericImage::new("mongo", "7.0")
+            .with_exposed_port(27017.tcp())
+            .with_wait_for(WaitFor::message_on_stdout("Waiting for connections"))
+            .with_cmd(["--replSet", "rs0", "--bind_ip_all"])
+            .start()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "no {} set and no Docker engine to start the mongo image: {e}",
+                    super::URL_VARIABLE
+                )
+            });
+        let host = container.get_host().expect("container host");
+        let port = container
+            .get_host_port_ipv4(27017.tcp())
+            .expect("container port");
+        let url = format!("mongodb://{host}:{port}/?directConnection=true");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime to initiate the replica set");
+        runtime.block_on(initiate(&url));
+        Box::leak(Box::new(container));
+        url
+    }
+
+    /// Makes the container a one-node replica set (transactions, change streams).
+    async fn initiate(url: &str) {
+        let client = Client::with_uri_str(url).await.expect("client");
+        let admin = client.database("admin");
+        admin
+            .run_command(doc! {
+                "replSetInitiate": {
+                    "_id": "rs0",
+                    "members": [{ "_id": 0, "host": "127.0.0.1:27017" }],
+                },
+            })
+            .await
+            .expect("replSetInitiate");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let hello = admin.run_command(doc! { "hello": 1 }).await.expect("hello");
+            if hello.get_bool("isWritablePrimary").unwrap_or(false) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the replica set elected no primary"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
