@@ -1,0 +1,148 @@
+//! HTML building blocks: escaping, the page layout, small formatting helpers.
+
+use chrono::{DateTime, Utc};
+use remote_core::JobStatus;
+
+/// Text made safe for HTML element content and attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text made safe for a URL query value.
+pub fn url_value(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A time as `2030-01-01 12:00:00`, or `–`.
+pub fn time(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(|| "–".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+/// How far `t` is from `now`: `in 25s`, `3m ago`.
+pub fn relative(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    let Some(t) = t else {
+        return String::new();
+    };
+    let delta = t - now;
+    let secs = delta.num_seconds().unsigned_abs();
+    let amount = if secs < 90 {
+        format!("{secs}s")
+    } else if secs < 90 * 60 {
+        format!("{}m", secs / 60)
+    } else if secs < 36 * 3600 {
+        format!("{}h", secs / 3600)
+    } else {
+        format!("{}d", secs / 86400)
+    };
+    if delta.num_milliseconds() >= 0 {
+        format!("in {amount}")
+    } else {
+        format!("{amount} ago")
+    }
+}
+
+/// A coloured status label.
+pub fn badge(status: JobStatus) -> String {
+    format!("<span class=\"badge {status}\">{status}</span>")
+}
+
+/// JSON for a `<pre>` block.
+pub fn pretty(value: &serde_json::Value) -> String {
+    esc(&serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()))
+}
+
+/// A one-line excerpt of JSON for a table cell.
+pub fn excerpt(value: &serde_json::Value, max: usize) -> String {
+    esc(&crate::output::short(&value.to_string(), max))
+}
+
+const STYLE: &str = "
+body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#f6f7f9}
+header{background:#1f2937;color:#fff;padding:.6em 1.2em;display:flex;gap:1.2em;align-items:center}
+header a{color:#e5e7eb;text-decoration:none}header a:hover{color:#fff}
+header .brand{font-weight:bold;color:#fff}header .live{margin-left:auto;font-size:.85em}
+main{padding:1em 1.5em;max-width:1400px}
+table{border-collapse:collapse;width:100%;background:#fff;margin:.5em 0 1.5em}
+th,td{border-bottom:1px solid #e5e7eb;padding:.35em .6em;text-align:left;vertical-align:top;font-size:.92em}
+th{background:#f3f4f6}
+code,pre,.mono{font-family:ui-monospace,monospace;font-size:.9em}
+pre{background:#fff;border:1px solid #e5e7eb;padding:.6em;overflow:auto;max-height:30em;white-space:pre-wrap}
+.cards{display:flex;gap:1em;flex-wrap:wrap;margin:1em 0}
+.card{background:#fff;border:1px solid #e5e7eb;border-radius:6px;padding:.7em 1.2em;min-width:8em;text-decoration:none;color:inherit}
+.card .n{font-size:1.8em;font-weight:bold}
+.badge{padding:.1em .5em;border-radius:4px;font-size:.85em;color:#fff;background:#6b7280}
+.badge.queued{background:#2563eb}.badge.processing{background:#d97706}.badge.completed{background:#16a34a}
+.badge.error{background:#dc2626}.badge.cancelled{background:#6b7280}
+form.inline{display:inline}button{cursor:pointer}
+.notice{background:#ecfdf5;border:1px solid #a7f3d0;padding:.5em 1em}
+.problem{background:#fef2f2;border:1px solid #fecaca;padding:.5em 1em}
+.muted{color:#6b7280}
+";
+
+const SCRIPT: &str =
+    "setInterval(function(){var l=document.getElementById('live'),a=document.activeElement;\
+if(l&&l.checked&&!(a&&/^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName)))location.reload();},5000);";
+
+/// A whole page: navigation, an optional notice, the body; reloads itself every 5 s while
+/// "live" is ticked and no form field has focus.
+pub fn page(title: &str, notice: Option<&str>, body: &str) -> String {
+    let notice = notice
+        .filter(|n| !n.is_empty())
+        .map(|n| format!("<p class=\"notice\">{}</p>", esc(n)))
+        .unwrap_or_default();
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+<title>{title} · remote</title><style>{STYLE}</style></head><body>\
+<header><a class=\"brand\" href=\"/\">remote</a><a href=\"/\">Overview</a><a href=\"/jobs\">Jobs</a>\
+<a href=\"/schedule\">Schedule</a><a href=\"/workers\">Workers</a><a href=\"/metrics\">Metrics</a>\
+<a href=\"/api\">API</a><label class=\"live\"><input type=\"checkbox\" id=\"live\" checked> live</label></header>\
+<main><h1>{title}</h1>{notice}{body}</main><script>{SCRIPT}</script></body></html>",
+        title = esc(title),
+    )
+}
+
+/// A POST button (one-field form).
+pub fn button(action: &str, label: &str, confirm: Option<&str>) -> String {
+    let onsubmit = confirm
+        .map(|c| format!(" onsubmit=\"return confirm('{}')\"", esc(c)))
+        .unwrap_or_default();
+    format!(
+        "<form class=\"inline\" method=\"post\" action=\"{}\"{onsubmit}><button>{}</button></form>",
+        esc(action),
+        esc(label)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(
+            esc("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(url_value("a b&c"), "a%20b%26c");
+    }
+}

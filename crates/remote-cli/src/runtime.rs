@@ -1,0 +1,165 @@
+//! Long-running modes: `serve` (job worker + scheduler + dashboard), `worker`, `scheduler`.
+//! Library users build a processor with their own factories and call these from their binary.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use remote_core::{JobFactory, Processor, WorkerConfig};
+use tracing::{info, warn};
+
+use crate::cli::{SchedulerArgs, ServeArgs, WorkerArgs, WorkerKindArg};
+use crate::dashboard::{router, Dashboard, ProcessInfo};
+use crate::error::{CliError, CliResult};
+use crate::metrics::Metrics;
+use crate::store::Stores;
+
+/// The job worker the flags describe.
+pub fn worker_config(args: &WorkerArgs) -> WorkerConfig {
+    let config = match args.kind {
+        WorkerKindArg::Simple => WorkerConfig::simple(),
+        WorkerKindArg::Multi => match args.max_threads {
+            Some(n) => WorkerConfig::multi(n),
+            None => WorkerConfig::default(),
+        },
+    };
+    config.wait_time(args.wait_time)
+}
+
+/// A processor over the store with these factories and the worker the flags describe.
+pub fn build_processor(
+    stores: &Stores,
+    factories: &[JobFactory],
+    args: &WorkerArgs,
+    scheduler_wait_time: Duration,
+) -> CliResult<Processor> {
+    let mut builder = Processor::builder_with(stores.jobs.clone(), stores.items.clone())
+        .name(args.name.clone())
+        .worker(worker_config(args))
+        .grace(args.grace)
+        .scheduler_wait_time(scheduler_wait_time);
+    if !args.only.is_empty() {
+        builder = builder.job_names(args.only.clone());
+    }
+    let processor = builder.build();
+    for factory in factories {
+        processor.register(factory.clone())?;
+    }
+    for name in &args.only {
+        if !factories.iter().any(|f| f.info().name == *name) {
+            warn!("--only names '{name}', which this program does not register; such jobs stay queued");
+        }
+    }
+    Ok(processor)
+}
+
+/// A processor for the scheduler worker alone. It registers the factories so that it may add
+/// their jobs (an item of an unregistered name stays scheduled, R16); it runs none of them.
+pub fn build_scheduler(
+    stores: &Stores,
+    factories: &[JobFactory],
+    args: &SchedulerArgs,
+) -> CliResult<Processor> {
+    let processor = Processor::builder_with(stores.jobs.clone(), stores.items.clone())
+        .name(args.name.clone())
+        .scheduler_wait_time(args.wait_time)
+        .build();
+    for factory in factories {
+        processor.register(factory.clone())?;
+    }
+    Ok(processor)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    info!("shutting down");
+}
+
+/// Runs the job worker until `shutdown` resolves, then stops it gracefully.
+pub async fn run_worker(processor: &Processor, shutdown: impl Future<Output = ()>) {
+    let metrics = Metrics::new();
+    let collector = metrics.collect(processor);
+    processor.start_processor();
+    shutdown.await;
+    processor.stop_processor().await;
+    collector.abort();
+}
+
+/// Runs the scheduler worker until `shutdown` resolves.
+pub async fn run_scheduler(processor: &Processor, shutdown: impl Future<Output = ()>) {
+    processor.start_scheduler();
+    shutdown.await;
+    processor.stop_scheduler().await;
+}
+
+/// Refuses a dashboard address off loopback without a token.
+pub fn check_bind(addr: SocketAddr, token: Option<&str>) -> CliResult {
+    if !addr.ip().is_loopback() && token.is_none_or(str::is_empty) {
+        return Err(CliError::usage(format!(
+            "refusing to serve the dashboard on {addr} without a token: pass --token or set REMOTE_TOKEN (or bind 127.0.0.1)"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs the job worker (unless `worker` is `None`), the scheduler worker (unless told not to)
+/// and the dashboard on `args.bind` until `shutdown` resolves. The first line on stdout is
+/// `remote dashboard on http://ADDR/` with the address actually bound (port 0 picks a free one).
+pub async fn serve(
+    processor: Processor,
+    stores: Stores,
+    args: &ServeArgs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> CliResult {
+    check_bind(args.bind, args.token.as_deref())?;
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .map_err(|e| CliError::failure(format!("cannot listen on {}: {e}", args.bind)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::failure(format!("cannot read the bound address: {e}")))?;
+    let metrics = Metrics::new();
+    let collector = metrics.collect(&processor);
+    let worker = worker_config(&args.worker);
+    let dashboard = Dashboard::new(processor.clone(), stores, metrics)
+        .with_token(args.token.clone())
+        .with_process(ProcessInfo {
+            worker: Some(worker),
+            scheduler: !args.no_scheduler,
+        });
+    processor.start_processor();
+    if !args.no_scheduler {
+        processor.start_scheduler();
+    }
+    println!("remote dashboard on http://{addr}/");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    info!("dashboard listening on http://{addr}/");
+    let served = axum::serve(listener, router(dashboard))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    processor.stop_scheduler().await;
+    processor.stop_processor().await;
+    collector.abort();
+    served.map_err(|e| CliError::failure(format!("dashboard server failed: {e}")))
+}
