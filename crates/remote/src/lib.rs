@@ -12,3 +12,7 @@ pub use remote_core::*;
 /// The in-memory store (feature `memory`).
 #[cfg(feature = "memory")]
 pub use remote_memory::MemoryStore;
+
+/// The MongoDB store, its options and the driver it runs on (feature `mongodb`).
+#[cfg(feature = "mongodb")]
+pub use remote_mongo::{mongodb, MongoConfig, MongoStore};
