@@ -1,0 +1,3 @@
+//! Store-level tests on PostgreSQL.
+
+mod common;
