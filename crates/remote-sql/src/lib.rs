@@ -19,3 +19,6 @@ mod store;
 
 pub use config::{SqlOptions, DEFAULT_SCHEMA, DEFAULT_TABLE_PREFIX};
 pub use store::{SqlPool, SqlStore};
+
+/// The sqlx this crate runs on, to build pools for [`SqlStore::from_pool`] with the same version.
+pub use sqlx;

@@ -16,3 +16,8 @@ pub use remote_memory::MemoryStore;
 /// The MongoDB store, its options and the driver it runs on (feature `mongodb`).
 #[cfg(feature = "mongodb")]
 pub use remote_mongo::{mongodb, MongoConfig, MongoStore};
+
+/// The PostgreSQL / SQLite store, its options, pool type and the sqlx it runs on
+/// (features `postgres`, `sqlite`).
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub use remote_sql::{sqlx, SqlOptions, SqlPool, SqlStore};
