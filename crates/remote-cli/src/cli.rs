@@ -27,6 +27,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Give up connecting to the store after this long (exit 4).
+    #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
     /// The command.
     #[command(subcommand)]
     pub command: Command,

@@ -123,7 +123,15 @@ impl App {
         match cli.command {
             Command::Cron(command) => commands::cron::run(json, command),
             Command::Migrate => {
-                let done = store::migrate(&cli.store).await?;
+                let done = tokio::time::timeout(cli.connect_timeout, store::migrate(&cli.store))
+                    .await
+                    .map_err(|_| {
+                        CliError::store(format!(
+                            "{}: no answer within {}",
+                            store::redact(&cli.store),
+                            humantime::format_duration(cli.connect_timeout)
+                        ))
+                    })??;
                 if json {
                     output::print_json(
                         &serde_json::json!({"migrated": true, "store": store::redact(&cli.store)}),
@@ -134,7 +142,7 @@ impl App {
                 }
             }
             Command::Serve(args) => {
-                let stores = store::open(&cli.store).await?;
+                let stores = store::open_within(&cli.store, cli.connect_timeout).await?;
                 let factories = self.worker_factories(args.worker.allow_exec);
                 let processor = runtime::build_processor(
                     &stores,
@@ -145,7 +153,7 @@ impl App {
                 runtime::serve(processor, stores, &args, runtime::shutdown_signal()).await
             }
             Command::Demo(args) => {
-                let stores = store::open(&cli.store).await?;
+                let stores = store::open_within(&cli.store, cli.connect_timeout).await?;
                 let mut factories = self.worker_factories(args.worker.allow_exec);
                 factories.extend(demo::demo_factories());
                 let processor = runtime::build_processor(
@@ -165,7 +173,7 @@ impl App {
                 runtime::serve(processor, stores, &args, runtime::shutdown_signal()).await
             }
             Command::Worker(args) => {
-                let stores = store::open(&cli.store).await?;
+                let stores = store::open_within(&cli.store, cli.connect_timeout).await?;
                 let factories = self.worker_factories(args.allow_exec);
                 let processor =
                     runtime::build_processor(&stores, &factories, &args, args.wait_time)?;
@@ -174,7 +182,7 @@ impl App {
                 Ok(())
             }
             Command::Scheduler(args) => {
-                let stores = store::open(&cli.store).await?;
+                let stores = store::open_within(&cli.store, cli.connect_timeout).await?;
                 let factories = self.worker_factories(true);
                 let processor = runtime::build_scheduler(&stores, &factories, &args)?;
                 eprintln!("remote scheduler on {} (Ctrl-C stops)", stores.display);
@@ -183,7 +191,7 @@ impl App {
             }
             command => {
                 let ctx = Ctx {
-                    stores: store::open(&cli.store).await?,
+                    stores: store::open_within(&cli.store, cli.connect_timeout).await?,
                     json,
                     factories: self.known(),
                 };

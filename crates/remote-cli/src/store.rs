@@ -107,6 +107,18 @@ pub async fn open(url: &str) -> CliResult<Stores> {
     }
 }
 
+/// Opens the store a URL names, giving up after `timeout` (exit 4).
+pub async fn open_within(url: &str, timeout: std::time::Duration) -> CliResult<Stores> {
+    match tokio::time::timeout(timeout, open(url)).await {
+        Ok(opened) => opened,
+        Err(_) => Err(CliError::store(format!(
+            "{}: no answer within {} (see --connect-timeout)",
+            redact(url),
+            humantime::format_duration(timeout)
+        ))),
+    }
+}
+
 /// Creates or updates the store's schema; returns what was done, for the operator.
 pub async fn migrate(url: &str) -> CliResult<String> {
     let kind = StoreKind::of(url)?;
@@ -121,21 +133,80 @@ pub async fn migrate(url: &str) -> CliResult<String> {
     }
 }
 
+/// The URL sqlx should open: a SQLite file is created when missing unless a mode is given.
+pub fn sql_url(url: &str, kind: StoreKind) -> String {
+    if kind != StoreKind::Sqlite || url.contains("mode=") || url.contains(":memory:") {
+        return url.to_string();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}mode=rwc")
+}
+
+/// The database a MongoDB URL names in its path, `remote` when it names none.
+pub fn mongo_database(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = rest.split_once('/').map_or("", |(_, path)| path);
+    let name = path.split('?').next().unwrap_or_default();
+    if name.is_empty() {
+        "remote".to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+fn unreachable(display: &str, error: remote_core::Error) -> CliError {
+    let mut e = CliError::from(error);
+    e.message = format!("{display}: {}", e.message);
+    e
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+async fn connect_sql(url: &str, kind: StoreKind, display: &str) -> CliResult<remote_sql::SqlStore> {
+    remote_sql::SqlStore::connect(&sql_url(url, kind))
+        .await
+        .map_err(|e| unreachable(display, e))
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+async fn open_sql(url: &str, kind: StoreKind, display: &str) -> CliResult<Stores> {
+    let store = connect_sql(url, kind, display).await?;
+    Ok(Stores::from_store(store, kind, display))
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+async fn migrate_sql(url: &str, display: &str) -> CliResult<String> {
+    let kind = StoreKind::of(url)?;
+    let store = connect_sql(url, kind, display).await?;
+    store.migrate().await.map_err(|e| unreachable(display, e))?;
+    Ok(format!("{display}: schema is up to date"))
+}
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 async fn open_sql(_url: &str, _kind: StoreKind, display: &str) -> CliResult<Stores> {
     Err(CliError::usage(format!(
-        "{display}: this build of remote has no SQL store"
+        "{display}: this build of remote has no SQL store (features sqlite, postgres)"
     )))
 }
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 async fn migrate_sql(_url: &str, display: &str) -> CliResult<String> {
     Err(CliError::usage(format!(
-        "{display}: this build of remote has no SQL store"
+        "{display}: this build of remote has no SQL store (features sqlite, postgres)"
     )))
 }
 
+#[cfg(feature = "mongodb")]
+async fn open_mongo(url: &str, display: &str) -> CliResult<Stores> {
+    let store = remote_mongo::MongoStore::connect(url, &mongo_database(url))
+        .await
+        .map_err(|e| unreachable(display, e))?;
+    Ok(Stores::from_store(store, StoreKind::Mongo, display))
+}
+
+#[cfg(not(feature = "mongodb"))]
 async fn open_mongo(_url: &str, display: &str) -> CliResult<Stores> {
     Err(CliError::usage(format!(
-        "{display}: this build of remote has no MongoDB store"
+        "{display}: this build of remote has no MongoDB store (feature mongodb)"
     )))
 }
 
@@ -156,5 +227,20 @@ mod tests {
         );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("memory:"), "memory:");
+        assert_eq!(
+            sql_url("sqlite://a.db", StoreKind::Sqlite),
+            "sqlite://a.db?mode=rwc"
+        );
+        assert_eq!(
+            sql_url("sqlite://a.db?x=1", StoreKind::Sqlite),
+            "sqlite://a.db?x=1&mode=rwc"
+        );
+        assert_eq!(
+            sql_url("sqlite::memory:", StoreKind::Sqlite),
+            "sqlite::memory:"
+        );
+        assert_eq!(mongo_database("mongodb://h:27017/jobs?rs=x"), "jobs");
+        assert_eq!(mongo_database("mongodb://h:27017"), "remote");
+        assert_eq!(mongo_database("mongodb://h/?rs=x"), "remote");
     }
 }
