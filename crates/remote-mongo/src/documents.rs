@@ -108,7 +108,9 @@ pub(crate) fn records_from_document(doc: &Document) -> Result<Vec<ErrorRecord>> 
     records
         .iter()
         .map(|record| match record {
-            Bson::Document(record) => record_from_document(record),
+            Bson::Document(record) => {
+                record_from_document(record).map_err(|e| f.invalid("errors", e))
+            }
             other => Err(f.mistyped("errors", "an array of documents", other)),
         })
         .collect()
