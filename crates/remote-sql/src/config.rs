@@ -121,11 +121,13 @@ fn check_identifier(what: &str, value: &str, max: usize, may_be_empty: bool) -> 
 #[derive(Clone, Debug)]
 pub(crate) struct Tables {
     pub prefix: String,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub schema: Option<String>,
     pub jobs: String,
     pub errors: String,
     pub items: String,
     pub migrations: String,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub channel: String,
 }
 

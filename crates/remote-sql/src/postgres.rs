@@ -443,6 +443,20 @@ impl Backend for PgBackend {
     fn pool(&self) -> SqlPool {
         SqlPool::Postgres(self.pool.clone())
     }
+
+    async fn explain_claim(&self, names: &[String], n: usize) -> Result<String> {
+        let now = Utc::now();
+        let lines: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {}", self.sql.claim))
+            .bind(now)
+            .bind(now)
+            .bind(0_i64)
+            .bind(names)
+            .bind(limit(n))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("cannot explain the claim"))?;
+        Ok(lines.join("\n"))
+    }
 }
 
 #[async_trait]

@@ -386,6 +386,27 @@ impl Backend for SqliteBackend {
     fn pool(&self) -> SqlPool {
         SqlPool::Sqlite(self.pool.clone())
     }
+
+    async fn explain_claim(&self, names: &[String], n: usize) -> Result<String> {
+        let now = ms(Utc::now());
+        let names =
+            serde_json::to_string(names).map_err(|e| Error::store("cannot write JSON", e))?;
+        let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {}", self.sql.claim))
+            .bind(now)
+            .bind(now)
+            .bind(0_i64)
+            .bind(names)
+            .bind(limit(n))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("cannot explain the claim"))?;
+        let lines = rows
+            .iter()
+            .map(|row| row.try_get::<String, _>("detail"))
+            .collect::<sqlx::Result<Vec<_>>>()
+            .map_err(db("cannot read the claim's plan"))?;
+        Ok(lines.join("\n"))
+    }
 }
 
 #[async_trait]

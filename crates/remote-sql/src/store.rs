@@ -46,6 +46,8 @@ pub(crate) trait Backend: Store {
     async fn migrate(&self) -> Result<()>;
     /// The pool the store runs on.
     fn pool(&self) -> SqlPool;
+    /// The database's plan for the claim statement, without running it.
+    async fn explain_claim(&self, names: &[String], limit: usize) -> Result<String>;
 }
 
 /// A job and scheduler store in PostgreSQL or SQLite; cheap to clone (clones share one pool).
@@ -135,6 +137,12 @@ impl SqlStore {
     /// The pool the store runs on (a clone sharing its connections).
     pub fn pool(&self) -> SqlPool {
         self.backend.pool()
+    }
+
+    /// The database's plan for the claim of up to `limit` jobs named `names`, as text
+    /// (`EXPLAIN` / `EXPLAIN QUERY PLAN`; nothing is claimed), to check the claim index is used.
+    pub async fn explain_claim(&self, names: &[String], limit: usize) -> Result<String> {
+        self.backend.explain_claim(names, limit).await
     }
 }
 
