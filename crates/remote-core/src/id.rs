@@ -53,7 +53,7 @@ macro_rules! id_type {
         pub struct $name(String);
 
         impl $name {
-            /// A new, unique id; ids made later in one process sort after earlier ones.
+            /// A new, unique id; ids made in later seconds sort after earlier ones.
             #[allow(clippy::new_without_default)]
             pub fn new() -> Self {
                 Self(generate())

@@ -172,7 +172,7 @@ pub(crate) struct Inner {
     factories: RwLock<BTreeMap<String, JobFactory>>,
     pub(crate) job_added: Notify,
     pub(crate) item_added: Notify,
-    running: Mutex<HashMap<JobId, CancellationToken>>,
+    running: Mutex<HashMap<(JobId, LeaseToken), CancellationToken>>,
     events: broadcast::Sender<AttemptEvent>,
     worker: Mutex<Option<RunningLoop>>,
     scheduler: Mutex<Option<RunningLoop>>,
@@ -379,8 +379,10 @@ impl Processor {
             .await?
             .ok_or_else(|| Error::JobNotFound(id.clone()))?;
         if matches!(was, JobStatus::Queued | JobStatus::Processing) {
-            if let Some(token) = lock(&self.inner.running).get(id) {
-                token.cancel();
+            for ((job, _), token) in lock(&self.inner.running).iter() {
+                if job == id {
+                    token.cancel();
+                }
             }
             info!(job = %id, "Job {id} cancelled");
             Ok(CancelOutcome::Cancelled { was })
@@ -451,8 +453,12 @@ impl Processor {
 
     /// Ids of the jobs whose handlers run in this processor now.
     pub fn running_jobs(&self) -> Vec<JobId> {
-        let mut ids: Vec<JobId> = lock(&self.inner.running).keys().cloned().collect();
+        let mut ids: Vec<JobId> = lock(&self.inner.running)
+            .keys()
+            .map(|(id, _)| id.clone())
+            .collect();
         ids.sort();
+        ids.dedup();
         ids
     }
 
@@ -774,10 +780,10 @@ impl Inner {
         let cancel = CancellationToken::new();
         {
             let mut running = lock(&self.running);
-            if running.contains_key(&job.id) {
+            if running.contains_key(&(job.id.clone(), token)) {
                 return Err(Error::AlreadyRunning(job.id));
             }
-            running.insert(job.id.clone(), cancel.clone());
+            running.insert((job.id.clone(), token), cancel.clone());
         }
         let span = tracing::info_span!("job", id = %job.id, name = %job.job_name, attempt = job.retry_counter);
         let due = job.retry_time.unwrap_or(job.queued_at).max(job.queued_at);
@@ -796,7 +802,7 @@ impl Inner {
             .instrument(span.clone())
             .await;
         let run_time = started.elapsed();
-        lock(&self.running).remove(&job.id);
+        lock(&self.running).remove(&(job.id.clone(), token));
         let now = self.clock.now();
         let (outcome, applied) = match result {
             Ok(output) => (
