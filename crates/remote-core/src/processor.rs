@@ -527,11 +527,10 @@ impl Processor {
     pub async fn add_scheduler_item(&self, mut item: SchedulerItem) -> Result<ItemId> {
         item.schedule.validate()?;
         let now = self.now();
-        item.next_call_time = match item.next_call_time {
-            Some(t) => Some(to_millis(t)),
-            None => item.schedule.next_after(now),
-        };
-        item.retry_time = item.retry_time.map(to_millis);
+        if item.next_call_time.is_none() {
+            item.next_call_time = item.schedule.next_after(now);
+        }
+        settle_times(&mut item);
         self.inner.items.insert_item(&item).await?;
         self.inner.item_added.notify_one();
         Ok(item.id)
@@ -563,8 +562,7 @@ impl Processor {
         if rule_changed || resumed {
             item.next_call_time = item.schedule.next_after(now);
         }
-        item.next_call_time = item.next_call_time.map(to_millis);
-        item.retry_time = item.retry_time.map(to_millis);
+        settle_times(&mut item);
         if !self.inner.items.update_item(&item).await? {
             return Err(Error::ItemNotFound(item.id));
         }
@@ -645,6 +643,15 @@ impl Processor {
         }
         Ok(added)
     }
+}
+
+/// Cuts an item's times to milliseconds; a rule that never fires has no next call time (R17).
+fn settle_times(item: &mut SchedulerItem) {
+    item.next_call_time = item
+        .next_call_time
+        .filter(|_| item.schedule.fires())
+        .map(to_millis);
+    item.retry_time = item.retry_time.map(to_millis);
 }
 
 fn start_loop<F, Fut>(slot: &Mutex<Option<RunningLoop>>, name: &str, run: F)

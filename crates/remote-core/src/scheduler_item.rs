@@ -50,6 +50,11 @@ impl Schedule {
         }
     }
 
+    /// False for a rule that never fires (`Delay { delay: 0 }`).
+    pub fn fires(&self) -> bool {
+        !matches!(self, Schedule::Delay { delay: 0 })
+    }
+
     /// The first firing strictly after `after`, or `None` when the rule never fires.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
