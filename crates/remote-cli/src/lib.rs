@@ -49,6 +49,10 @@ use crate::cli::{Cli, Command};
 use crate::commands::Ctx;
 use crate::error::{CliError, CliResult};
 
+/// Jobs the demo's worker runs at once unless `--max-threads` says otherwise, so that its
+/// sleeping jobs do not hold up the rest of the story on small machines.
+const DEMO_MAX_THREADS: usize = 8;
+
 /// The `remote` command with the built-in job kinds and any registered by the application.
 #[derive(Debug, Default, Clone)]
 pub struct App {
@@ -152,7 +156,10 @@ impl App {
                 )?;
                 runtime::serve(processor, stores, &args, runtime::shutdown_signal()).await
             }
-            Command::Demo(args) => {
+            Command::Demo(mut args) => {
+                if args.worker.max_threads.is_none() {
+                    args.worker.max_threads = Some(DEMO_MAX_THREADS);
+                }
                 let stores = store::open_within(&cli.store, cli.connect_timeout).await?;
                 let mut factories = self.worker_factories(args.worker.allow_exec);
                 factories.extend(demo::demo_factories());
