@@ -107,7 +107,7 @@ pub struct WorkerArgs {
     /// Pull only jobs of these names (comma separated; default: every registered kind).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
-    /// Register the `exec` job kind, which runs programs on this machine.
+    /// Pull `exec` jobs, which run programs on this machine (without it they stay queued).
     #[arg(long)]
     pub allow_exec: bool,
     /// How long a stop waits for running jobs before cancelling them.

@@ -74,10 +74,11 @@ impl App {
         self
     }
 
-    /// The factories a worker of this program registers.
-    fn worker_factories(&self, allow_exec: bool) -> Vec<JobFactory> {
+    /// The factories every processor of this program registers; workers pull `exec` only
+    /// with `--allow-exec`.
+    fn worker_factories(&self) -> Vec<JobFactory> {
         let mut all = self.factories.clone();
-        for builtin in jobs::builtin_factories(allow_exec) {
+        for builtin in jobs::builtin_factories(true) {
             if !all.iter().any(|f| f.info().name == builtin.info().name) {
                 all.push(builtin);
             }
@@ -87,7 +88,7 @@ impl App {
 
     /// Every kind this program knows, `exec` included (for adding and scheduling jobs).
     fn known(&self) -> Vec<FactoryInfo> {
-        self.worker_factories(true)
+        self.worker_factories()
             .iter()
             .map(|f| f.info().clone())
             .collect()
@@ -147,7 +148,7 @@ impl App {
             }
             Command::Serve(args) => {
                 let stores = store::open_within(&cli.store, cli.connect_timeout).await?;
-                let factories = self.worker_factories(args.worker.allow_exec);
+                let factories = self.worker_factories();
                 let processor = runtime::build_processor(
                     &stores,
                     &factories,
@@ -161,7 +162,7 @@ impl App {
                     args.worker.max_threads = Some(DEMO_MAX_THREADS);
                 }
                 let stores = store::open_within(&cli.store, cli.connect_timeout).await?;
-                let mut factories = self.worker_factories(args.worker.allow_exec);
+                let mut factories = self.worker_factories();
                 factories.extend(demo::demo_factories());
                 let processor = runtime::build_processor(
                     &stores,
@@ -181,7 +182,7 @@ impl App {
             }
             Command::Worker(args) => {
                 let stores = store::open_within(&cli.store, cli.connect_timeout).await?;
-                let factories = self.worker_factories(args.allow_exec);
+                let factories = self.worker_factories();
                 let processor =
                     runtime::build_processor(&stores, &factories, &args, args.wait_time)?;
                 eprintln!("remote worker on {} (Ctrl-C stops)", stores.display);
@@ -190,7 +191,7 @@ impl App {
             }
             Command::Scheduler(args) => {
                 let stores = store::open_within(&cli.store, cli.connect_timeout).await?;
-                let factories = self.worker_factories(true);
+                let factories = self.worker_factories();
                 let processor = runtime::build_scheduler(&stores, &factories, &args)?;
                 eprintln!("remote scheduler on {} (Ctrl-C stops)", stores.display);
                 runtime::run_scheduler(&processor, runtime::shutdown_signal()).await;

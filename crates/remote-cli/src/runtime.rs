@@ -26,27 +26,41 @@ pub fn worker_config(args: &WorkerArgs) -> WorkerConfig {
     config.wait_time(args.wait_time)
 }
 
-/// A processor over the store with these factories and the worker the flags describe.
+/// The kinds a job worker with these flags pulls: `--only` (or every registered kind), without
+/// `exec` unless `--allow-exec`. Other registered kinds can still be added and scheduled here.
+pub fn pulled_names(registered: &[String], args: &WorkerArgs) -> Vec<String> {
+    let mut names: Vec<String> = if args.only.is_empty() {
+        registered.to_vec()
+    } else {
+        args.only.clone()
+    };
+    if !args.allow_exec {
+        names.retain(|n| n != "exec");
+    }
+    names
+}
+
+/// A processor over the store with these factories and the worker the flags describe; it pulls
+/// the kinds [`pulled_names`] gives.
 pub fn build_processor(
     stores: &Stores,
     factories: &[JobFactory],
     args: &WorkerArgs,
     scheduler_wait_time: Duration,
 ) -> CliResult<Processor> {
-    let mut builder = Processor::builder_with(stores.jobs.clone(), stores.items.clone())
+    let registered: Vec<String> = factories.iter().map(|f| f.info().name.clone()).collect();
+    let processor = Processor::builder_with(stores.jobs.clone(), stores.items.clone())
         .name(args.name.clone())
         .worker(worker_config(args))
         .grace(args.grace)
-        .scheduler_wait_time(scheduler_wait_time);
-    if !args.only.is_empty() {
-        builder = builder.job_names(args.only.clone());
-    }
-    let processor = builder.build();
+        .scheduler_wait_time(scheduler_wait_time)
+        .job_names(pulled_names(&registered, args))
+        .build();
     for factory in factories {
         processor.register(factory.clone())?;
     }
     for name in &args.only {
-        if !factories.iter().any(|f| f.info().name == *name) {
+        if !registered.contains(name) {
             warn!("--only names '{name}', which this program does not register; such jobs stay queued");
         }
     }
@@ -141,11 +155,13 @@ pub async fn serve(
     let metrics = Metrics::new();
     let collector = metrics.collect(&processor);
     let worker = worker_config(&args.worker);
+    let registered: Vec<String> = processor.factories().into_iter().map(|f| f.name).collect();
     let dashboard = Dashboard::new(processor.clone(), stores, metrics)
         .with_token(args.token.clone())
         .with_process(ProcessInfo {
             worker: Some(worker),
             scheduler: !args.no_scheduler,
+            pulls: pulled_names(&registered, &args.worker),
         });
     processor.start_processor();
     if !args.no_scheduler {

@@ -91,9 +91,10 @@ pub async fn add(ctx: &Ctx, args: AddArgs) -> CliResult {
     let not_before = match (args.at, args.delay) {
         (Some(at), _) => Some(at),
         (None, Some(delay)) => Some(
-            Utc::now()
-                + chrono::TimeDelta::from_std(delay)
-                    .map_err(|_| CliError::usage("--in is too long"))?,
+            chrono::TimeDelta::from_std(delay)
+                .ok()
+                .and_then(|delta| Utc::now().checked_add_signed(delta))
+                .ok_or_else(|| CliError::usage("--in is too long"))?,
         ),
         (None, None) => None,
     };

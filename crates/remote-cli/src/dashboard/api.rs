@@ -205,7 +205,13 @@ async fn workers(State(d): State<Dashboard>) -> ApiResult {
         .map(|f| f.name)
         .collect();
     ok(json!({
-        "process": {"job_worker": worker, "scheduler": scheduler, "job_kinds": kinds, "running": d.processor.running_jobs()},
+        "process": {
+            "job_worker": worker,
+            "scheduler": scheduler,
+            "job_kinds": kinds,
+            "pulls": d.process.pulls,
+            "running": d.processor.running_jobs(),
+        },
         "processing": processing,
     }))
 }

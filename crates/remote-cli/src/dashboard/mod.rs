@@ -31,6 +31,8 @@ pub struct ProcessInfo {
     pub worker: Option<WorkerConfig>,
     /// Whether this process runs the scheduler worker.
     pub scheduler: bool,
+    /// The job kinds its job worker pulls.
+    pub pulls: Vec<String>,
 }
 
 /// Everything the dashboard's handlers share.
