@@ -352,6 +352,7 @@ fn help_documents_exit_codes_and_usage_errors_exit_2() {
     assert_eq!(run("memory:", &["frobnicate"]).0, 2);
     assert_eq!(run("memory:", &["add"]).0, 2);
     assert_eq!(run("redis://localhost", &["stats"]).0, 2);
+    assert_eq!(run("memory:", &["add", "echo", "--wait"]).0, 2);
 }
 
 #[test]

@@ -76,6 +76,11 @@ pub async fn enqueue(
 
 /// `remote add`.
 pub async fn add(ctx: &Ctx, args: AddArgs) -> CliResult {
+    if args.wait && ctx.stores.kind == crate::store::StoreKind::Memory {
+        return Err(CliError::usage(
+            "--wait on the memory: store would wait forever: that store lives in this process, which runs no worker",
+        ));
+    }
     let known = ctx.factory(&args.job);
     if known.is_none() && !args.force {
         return Err(CliError::usage(format!(

@@ -233,10 +233,10 @@ pub async fn job(
             "Retry as a new job",
             None,
         ));
-        actions.push_str(" <span class=\"muted\">adds a new job with the same name and input; this one stays as it is</span>");
+        actions.push_str(" <span class=\"muted\">adds a new job with the same name and input; this one stays as it is.</span>");
     }
     if job.status.is_final() {
-        actions.push_str(" <span class=\"muted\">Finished jobs are removed by status from the <a href=\"/\">overview</a>.</span>");
+        actions.push_str("<br><span class=\"muted\">Finished jobs are removed by status from the <a href=\"/\">overview</a>.</span>");
     }
     let output = match &job.output {
         Some(output) => format!("<h2>Output</h2><pre id=\"output\">{}</pre>", pretty(output)),
