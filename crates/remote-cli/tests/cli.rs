@@ -96,6 +96,13 @@ fn operator_flow(store: &str) {
     assert_eq!(run(store, &["status", "zzz"]).0, 2);
     assert_eq!(run(store, &["status", "0123456789abcdef01234567"]).0, 3);
     assert_eq!(run(store, &["cancel", "0123456789abcdef01234567"]).0, 3);
+    for id in [&later, &forced] {
+        assert_eq!(
+            run(store, &["cancel", id.as_str().unwrap_or_default()]).0,
+            0
+        );
+    }
+    assert_eq!(run(store, &["remove", "cancelled"]).0, 0);
 
     schedule_flow(store);
 }
