@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace against every store: starts PostgreSQL when it is down and the
-# MongoDB-wire test server, then `cargo test --workspace --all-features`. Extra arguments go to
+# Runs every test of the workspace against every store: installs Chromium when missing, starts
+# PostgreSQL when it is down and the MongoDB-wire test server, then `cargo test --workspace --all-features`. Extra arguments go to
 # cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null; then
+  echo "installing Chromium for the dashboard's browser test" >&2
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+fi
 
 pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q; }
 if ! pg_up; then
