@@ -358,12 +358,15 @@ async fn watch_inserts(jobs: &Collection<Document>) -> mongodb::error::Result<In
         .await
 }
 
-/// Codes of servers that have no change streams (a standalone server, for one).
-fn unsupported(error: &mongodb::error::Error) -> bool {
-    matches!(
-        &*error.kind,
-        ErrorKind::Command(e) if matches!(e.code, 20 | 115 | 40573)
-    )
+/// The server's reason when the deployment has no change streams (a standalone server, for
+/// one); `None` for other errors, which are retried.
+fn unsupported(error: &mongodb::error::Error) -> Option<String> {
+    match &*error.kind {
+        ErrorKind::Command(e) if matches!(e.code, 20 | 115 | 40573) => {
+            Some(format!("{} (code {})", e.message, e.code))
+        }
+        _ => None,
+    }
 }
 
 /// Opens the change stream on `jobs` before returning, so a job added after the store is
@@ -371,14 +374,11 @@ fn unsupported(error: &mongodb::error::Error) -> bool {
 pub(crate) async fn open_wakeups(jobs: &Collection<Document>) -> Option<(Arc<Notify>, Watcher)> {
     let first = match watch_inserts(jobs).await {
         Ok(stream) => Some(stream),
-        Err(e) if unsupported(&e) => {
-            info!(
-                "MongoDB change streams are not available on this deployment ({e}); \
-                 idle workers poll instead"
-            );
-            return None;
-        }
         Err(e) => {
+            if let Some(reason) = unsupported(&e) {
+                info!("MongoDB change streams are not available: {reason}; idle workers poll");
+                return None;
+            }
             warn!(
                 "Could not open a change stream on '{}' yet: {e}",
                 jobs.name()
@@ -391,13 +391,15 @@ pub(crate) async fn open_wakeups(jobs: &Collection<Document>) -> Option<(Arc<Not
     Some((notify, Watcher(task)))
 }
 
+/// Wakes every idle worker, and leaves a permit for one that is about to idle.
 fn wake(notify: &Notify) {
     notify.notify_waiters();
     notify.notify_one();
 }
 
-/// Wakes every idle worker (and the next one to idle) per insert; reopens the stream with
-/// backoff when it breaks, and stops for good if the deployment turns out to lack streams.
+/// Wakes workers on every insert; reopens the stream with backoff when it breaks (waking the
+/// workers, since inserts may have been missed), and stops for good if the deployment turns out
+/// to lack change streams.
 async fn wake_on_inserts(jobs: Collection<Document>, notify: Arc<Notify>, first: Option<Inserts>) {
     const MIN_BACKOFF: Duration = Duration::from_millis(100);
     const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -406,22 +408,24 @@ async fn wake_on_inserts(jobs: Collection<Document>, notify: Arc<Notify>, first:
     loop {
         let mut stream = match next.take() {
             Some(stream) => stream,
-            None => match watch_inserts(&jobs).await {
-                Ok(stream) => {
-                    wake(&notify);
-                    stream
+            None => {
+                match watch_inserts(&jobs).await {
+                    Ok(stream) => {
+                        wake(&notify);
+                        stream
+                    }
+                    Err(e) => {
+                        if let Some(reason) = unsupported(&e) {
+                            info!("MongoDB change streams are not available: {reason}; idle workers poll");
+                            return;
+                        }
+                        warn!("Could not open a change stream on '{}': {e}", jobs.name());
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        continue;
+                    }
                 }
-                Err(e) if unsupported(&e) => {
-                    info!("MongoDB change streams are not available ({e}); idle workers poll");
-                    return;
-                }
-                Err(e) => {
-                    warn!("Could not open a change stream on '{}': {e}", jobs.name());
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    continue;
-                }
-            },
+            }
         };
         while let Some(event) = stream.next().await {
             match event {
