@@ -6,10 +6,13 @@
 //! idle workers in other processes are woken through a change stream where the deployment has
 //! one. Inputs and outputs are stored as JSON text, so any key is data.
 
+#![warn(missing_docs)]
+
 mod config;
 mod documents;
 mod jobs;
 mod scheduler;
 
 pub use config::{MongoConfig, MongoStore, CLAIM_INDEX, CREATED_INDEX, DUE_INDEX, LEASE_INDEX};
+/// The driver, re-exported so applications build clients with the version the store uses.
 pub use mongodb;

@@ -209,6 +209,7 @@ async fn data_survives_dropping_and_reopening_the_client() {
         let client = client().await;
         fresh_database(&client).name().to_owned()
     };
+    let _drop = DropOnExit(client().await.database(&name));
     let clock = Arc::new(ManualClock::new(now()));
     let (job, errors, item, running) = {
         let client = client().await;
@@ -251,7 +252,6 @@ async fn data_survives_dropping_and_reopening_the_client() {
 
     let client = client().await;
     let database = client.database(&name);
-    let _drop = DropOnExit(database.clone());
     let store = open(&database).await;
     assert_eq!(store.get_job(&job.id).await.unwrap(), Some(job.clone()));
     assert_eq!(store.job_errors(&job.id).await.unwrap(), Some(errors));
