@@ -8,6 +8,7 @@
 //! job sends a NOTIFY that wakes idle workers in other processes; polling stays the fallback.
 //! The behaviour is the store contract of `remote-core`, checked by the shared conformance suite.
 
+#![warn(missing_docs)]
 // Without a dialect the crate builds, but every way in says which feature is missing.
 #![cfg_attr(
     not(any(feature = "postgres", feature = "sqlite")),

@@ -257,6 +257,21 @@ impl PgBackend {
         let rows = query.fetch_all(&self.pool).await.map_err(db(context))?;
         rows.iter().map(row::job).collect()
     }
+
+    async fn fetch_items(
+        &self,
+        query: Query<'_>,
+        context: &'static str,
+    ) -> Result<Vec<SchedulerItem>> {
+        let rows = query.fetch_all(&self.pool).await.map_err(db(context))?;
+        rows.iter().map(row::item).collect()
+    }
+
+    /// Runs a guarded change of one row; whether it applied.
+    async fn changed(&self, query: Query<'_>, context: &'static str) -> Result<bool> {
+        let done = query.execute(&self.pool).await.map_err(db(context))?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 
 /// Aborts the listener task when the store is dropped.
@@ -504,20 +519,17 @@ impl JobStore for PgBackend {
         output: &Value,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let done = sqlx::query(&self.sql.complete)
+        let query = sqlx::query(&self.sql.complete)
             .bind(id.as_str())
             .bind(token.0)
             .bind(json_text(output)?)
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(db("cannot complete a job"))?;
-        Ok(done.rows_affected() == 1)
+            .bind(now);
+        self.changed(query, "cannot complete a job").await
     }
 
     async fn fail_job(&self, id: &JobId, token: LeaseToken, failure: &Failure) -> Result<bool> {
         let record = &failure.record;
-        let done = sqlx::query(&self.sql.fail)
+        let query = sqlx::query(&self.sql.fail)
             .bind(id.as_str())
             .bind(token.0)
             .bind(failure.retry_at)
@@ -526,11 +538,8 @@ impl JobStore for PgBackend {
             .bind(record.id.as_str())
             .bind(record.created)
             .bind(i64::from(record.attempt))
-            .bind(record.message.as_bytes())
-            .execute(&self.pool)
-            .await
-            .map_err(db("cannot record a failed attempt"))?;
-        Ok(done.rows_affected() == 1)
+            .bind(record.message.as_bytes());
+        self.changed(query, "cannot record a failed attempt").await
     }
 
     async fn renew_lease(
@@ -539,14 +548,11 @@ impl JobStore for PgBackend {
         token: LeaseToken,
         lease_until: DateTime<Utc>,
     ) -> Result<bool> {
-        let done = sqlx::query(&self.sql.renew)
+        let query = sqlx::query(&self.sql.renew)
             .bind(id.as_str())
             .bind(token.0)
-            .bind(lease_until)
-            .execute(&self.pool)
-            .await
-            .map_err(db("cannot renew a lease"))?;
-        Ok(done.rows_affected() == 1)
+            .bind(lease_until);
+        self.changed(query, "cannot renew a lease").await
     }
 
     async fn expired_leases(&self, now: DateTime<Utc>, n: usize) -> Result<Vec<Job>> {
@@ -644,61 +650,40 @@ impl SchedulerStore for PgBackend {
     }
 
     async fn list_items(&self) -> Result<Vec<SchedulerItem>> {
-        let rows = sqlx::query(&self.sql.list_items)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("cannot list scheduler items"))?;
-        rows.iter().map(row::item).collect()
+        let query = sqlx::query(&self.sql.list_items);
+        self.fetch_items(query, "cannot list scheduler items").await
     }
 
     async fn update_item(&self, item: &SchedulerItem) -> Result<bool> {
-        let done = self
-            .item_query(&self.sql.update_item, item)?
-            .execute(&self.pool)
-            .await
-            .map_err(db("cannot update a scheduler item"))?;
-        Ok(done.rows_affected() == 1)
+        let query = self.item_query(&self.sql.update_item, item)?;
+        self.changed(query, "cannot update a scheduler item").await
     }
 
     async fn delete_item(&self, id: &ItemId) -> Result<bool> {
-        let done = sqlx::query(&self.sql.delete_item)
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(db("cannot delete a scheduler item"))?;
-        Ok(done.rows_affected() == 1)
+        let query = sqlx::query(&self.sql.delete_item).bind(id.as_str());
+        self.changed(query, "cannot delete a scheduler item").await
     }
 
     async fn due_items(&self, now: DateTime<Utc>, n: usize) -> Result<Vec<SchedulerItem>> {
-        let rows = sqlx::query(&self.sql.due_items)
-            .bind(now)
-            .bind(limit(n))
-            .fetch_all(&self.pool)
+        let query = sqlx::query(&self.sql.due_items).bind(now).bind(limit(n));
+        self.fetch_items(query, "cannot read due scheduler items")
             .await
-            .map_err(db("cannot read due scheduler items"))?;
-        rows.iter().map(row::item).collect()
     }
 
     async fn take_item(&self, take: &Take) -> Result<bool> {
-        let done = sqlx::query(&self.sql.take_item)
+        let query = sqlx::query(&self.sql.take_item)
             .bind(take.id.as_str())
             .bind(take.next_call_time)
             .bind(take.retry_time)
             .bind(take.expected_next_call_time)
-            .bind(take.now)
-            .execute(&self.pool)
-            .await
-            .map_err(db("cannot take a scheduler item"))?;
-        Ok(done.rows_affected() == 1)
+            .bind(take.now);
+        self.changed(query, "cannot take a scheduler item").await
     }
 
     async fn release_item(&self, id: &ItemId, retry_time: DateTime<Utc>) -> Result<bool> {
-        let done = sqlx::query(&self.sql.release_item)
+        let query = sqlx::query(&self.sql.release_item)
             .bind(id.as_str())
-            .bind(retry_time)
-            .execute(&self.pool)
-            .await
-            .map_err(db("cannot release a scheduler item"))?;
-        Ok(done.rows_affected() == 1)
+            .bind(retry_time);
+        self.changed(query, "cannot release a scheduler item").await
     }
 }

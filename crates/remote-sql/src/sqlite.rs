@@ -273,6 +273,7 @@ impl SqliteBackend {
         rows.iter().map(row::item).collect()
     }
 
+    /// Runs a guarded change of one row; whether it applied.
     async fn changed(&self, query: Query<'_>, context: &'static str) -> Result<bool> {
         let done = query.execute(&self.pool).await.map_err(db(context))?;
         Ok(done.rows_affected() == 1)
