@@ -15,7 +15,7 @@ use chrono::{TimeDelta, TimeZone, Utc};
 use common::{drop_schema, pg_pool, postgres_store, postgres_url, random_schema};
 use remote_core::{
     Claim, Error, ErrorRecord, Failure, Job, JobQuery, JobStatus, JobStore, LeaseToken,
-    SchedulerItem, SchedulerStore,
+    SchedulerItem, SchedulerStore, Take,
 };
 use remote_sql::{SqlOptions, SqlStore};
 use serde_json::json;
@@ -403,6 +403,46 @@ async fn two_pools_claiming_at_once_hand_out_each_job_once() {
         let unique: HashSet<_> = all.iter().collect();
         assert_eq!(all.len(), 600, "every job claimed");
         assert_eq!(unique.len(), 600, "no job claimed twice");
+    })
+    .await;
+}
+
+/// Eight scheduler tasks on two pools take one occurrence of one item: exactly one succeeds.
+async fn race_for_one_occurrence(a: SqlStore, b: SqlStore) {
+    let item = SchedulerItem::delay("echo", 60).with_next_call_time(t(60));
+    a.insert_item(&item).await.unwrap();
+    let take = Take {
+        id: item.id.clone(),
+        expected_next_call_time: t(60),
+        next_call_time: Some(t(120)),
+        retry_time: t(360),
+        now: t(61),
+    };
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let take = take.clone();
+            tokio::spawn(async move { store.take_item(&take).await.expect("take") })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        won += usize::from(racer.await.expect("racer"));
+    }
+    assert_eq!(won, 1, "one occurrence is taken once");
+    let stored = b.get_item(&item.id).await.unwrap().expect("item");
+    assert_eq!(
+        (stored.next_call_time, stored.retry_time),
+        (Some(t(120)), Some(t(360)))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pools_taking_one_occurrence_take_it_once() {
+    in_schema(|schema| async move {
+        let a = postgres_store(&schema).await;
+        let b = postgres_store(&schema).await;
+        race_for_one_occurrence(a, b).await;
     })
     .await;
 }

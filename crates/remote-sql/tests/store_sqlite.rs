@@ -1,8 +1,8 @@
 //! Store-level tests on SQLite: what the conformance suite cannot see.
 //!
 //! Index use of the claim, durability across reopening (R21), repeated and concurrent
-//! migrations, isolation by prefix, `:memory:` databases, atomic claims across pools and across
-//! processes on one file, unreadable rows as store errors, and option checks.
+//! migrations, isolation by prefix, `:memory:` databases, atomic scheduler takes across pools, atomic
+//! claims across pools and across processes on one file, unreadable rows as store errors, and option checks.
 
 mod common;
 
@@ -13,7 +13,7 @@ use chrono::{TimeDelta, TimeZone, Utc};
 use common::sqlite_url;
 use remote_core::{
     Claim, Error, ErrorRecord, Failure, Job, JobQuery, JobStatus, JobStore, LeaseToken,
-    SchedulerItem, SchedulerStore,
+    SchedulerItem, SchedulerStore, Take,
 };
 use remote_sql::{SqlOptions, SqlPool, SqlStore};
 use serde_json::json;
@@ -285,6 +285,43 @@ async fn two_pools_claiming_at_once_hand_out_each_job_once() {
         600,
         "no job claimed twice"
     );
+}
+
+/// Eight scheduler tasks on two pools take one occurrence of one item: exactly one succeeds.
+async fn race_for_one_occurrence(a: SqlStore, b: SqlStore) {
+    let item = SchedulerItem::delay("echo", 60).with_next_call_time(t(60));
+    a.insert_item(&item).await.unwrap();
+    let take = Take {
+        id: item.id.clone(),
+        expected_next_call_time: t(60),
+        next_call_time: Some(t(120)),
+        retry_time: t(360),
+        now: t(61),
+    };
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let take = take.clone();
+            tokio::spawn(async move { store.take_item(&take).await.expect("take") })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        won += usize::from(racer.await.expect("racer"));
+    }
+    assert_eq!(won, 1, "one occurrence is taken once");
+    let stored = b.get_item(&item.id).await.unwrap().expect("item");
+    assert_eq!(
+        (stored.next_call_time, stored.retry_time),
+        (Some(t(120)), Some(t(360)))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pools_taking_one_occurrence_take_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir, "items.db");
+    race_for_one_occurrence(open(&url).await, open(&url).await).await;
 }
 
 /// Runs as the parent (no `CHILD_DB`): fills a file, starts two copies of this test binary
