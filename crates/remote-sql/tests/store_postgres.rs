@@ -2,7 +2,8 @@
 //!
 //! Index use of the claim, durability across reopening (R21), repeated and concurrent
 //! migrations, isolation by prefix and schema, LISTEN/NOTIFY wake-ups (and their recovery after
-//! a lost connection), atomic claims across pools, and unreadable rows as store errors.
+//! a lost connection), atomic claims and scheduler takes across pools, and unreadable rows as
+//! store errors.
 
 mod common;
 

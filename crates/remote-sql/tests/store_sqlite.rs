@@ -1,8 +1,9 @@
 //! Store-level tests on SQLite: what the conformance suite cannot see.
 //!
 //! Index use of the claim, durability across reopening (R21), repeated and concurrent
-//! migrations, isolation by prefix, `:memory:` databases, atomic scheduler takes across pools, atomic
-//! claims across pools and across processes on one file, unreadable rows as store errors, and option checks.
+//! migrations, isolation by prefix, `:memory:` databases, atomic scheduler takes across pools,
+//! atomic claims across pools and across processes on one file, unreadable rows as store errors,
+//! and option checks.
 
 mod common;
 
