@@ -352,9 +352,13 @@ impl Drop for Watcher {
 
 type Inserts = ChangeStream<ChangeStreamEvent<Document>>;
 
+/// A change stream of inserts into `jobs` that carries no documents, only the fact.
 async fn watch_inserts(jobs: &Collection<Document>) -> mongodb::error::Result<Inserts> {
     jobs.watch()
-        .pipeline([doc! { "$match": { "operationType": "insert" } }])
+        .pipeline([
+            doc! { "$match": { "operationType": "insert" } },
+            doc! { "$project": { "_id": 1, "operationType": 1 } },
+        ])
         .await
 }
 
