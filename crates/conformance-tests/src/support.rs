@@ -240,3 +240,186 @@ pub fn seed_factories(log: &Arc<Mutex<Vec<String>>>) -> Vec<JobFactory> {
         .retry_delay(Duration::from_secs(1)),
     ]
 }
+
+// ---- log capture and concurrency gauge (workers, seed and scheduler areas) ----
+
+/// Where [`watch_logs`] sends matching lines.
+struct LogWatchEntry {
+    key: u64,
+    needle: String,
+    level: tracing::Level,
+    into: Arc<Mutex<Vec<String>>>,
+}
+
+static LOG_WATCHES: Mutex<Vec<LogWatchEntry>> = Mutex::new(Vec::new());
+static LOG_WATCH_KEYS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+static LOG_SPAN_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+static LOG_CAPTURE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// The process-wide subscriber behind [`watch_logs`]: hands each event's message to the watches.
+struct LogCapture;
+
+struct MessageText(String);
+
+impl tracing::field::Visit for MessageText {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.0 = value.to_string();
+        }
+    }
+}
+
+impl tracing::Subscriber for LogCapture {
+    fn enabled(&self, _metadata: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, _span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(LOG_SPAN_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    fn record(&self, _span: &tracing::span::Id, _values: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &tracing::span::Id, _follows: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        let level = *event.metadata().level();
+        let watches = LOG_WATCHES.lock().unwrap_or_else(|e| e.into_inner());
+        if watches.is_empty() {
+            return;
+        }
+        let mut text = MessageText(String::new());
+        event.record(&mut text);
+        for watch in watches.iter() {
+            // tracing orders levels by verbosity: ERROR < WARN < INFO < DEBUG < TRACE.
+            if level <= watch.level && text.0.contains(&watch.needle) {
+                push(&watch.into, text.0.clone());
+            }
+        }
+    }
+
+    fn enter(&self, _span: &tracing::span::Id) {}
+
+    fn exit(&self, _span: &tracing::span::Id) {}
+}
+
+/// Stops a [`watch_logs`] watch when dropped.
+pub struct LogWatch {
+    key: u64,
+}
+
+impl Drop for LogWatch {
+    fn drop(&mut self) {
+        LOG_WATCHES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|w| w.key != self.key);
+    }
+}
+
+/// While the guard lives, appends to `into` the message of every log event (from any thread)
+/// that contains `needle` and is at `level` or more severe. Installs a process-wide capturing
+/// `tracing` subscriber on first use; panics if another global subscriber is installed.
+/// Use a needle unique to the test (a processor name from [`unique_name`], an item id).
+pub fn watch_logs(
+    needle: impl Into<String>,
+    level: tracing::Level,
+    into: Arc<Mutex<Vec<String>>>,
+) -> LogWatch {
+    let installed =
+        *LOG_CAPTURE.get_or_init(|| tracing::subscriber::set_global_default(LogCapture).is_ok());
+    assert!(
+        installed,
+        "another global tracing subscriber is installed; log capture cannot work"
+    );
+    let key = LOG_WATCH_KEYS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    LOG_WATCHES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(LogWatchEntry {
+            key,
+            needle: needle.into(),
+            level,
+            into,
+        });
+    LogWatch { key }
+}
+
+/// `prefix` with a suffix unique in this process, for processor names in watched logs.
+pub fn unique_name(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(
+        "{prefix}-{n}-{}",
+        &remote_core::ItemId::new().as_str()[18..]
+    )
+}
+
+/// Counts handlers running at once and the most seen.
+#[derive(Clone, Debug, Default)]
+pub struct Gauge {
+    running: Arc<std::sync::atomic::AtomicUsize>,
+    max: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// One running handler of a [`Gauge`]; leaving ends it.
+pub struct GaugeGuard(Gauge);
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0
+            .running
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Gauge {
+    /// Marks a handler as running until the guard drops.
+    pub fn enter(&self) -> GaugeGuard {
+        let now = self
+            .running
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        self.max.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+        GaugeGuard(self.clone())
+    }
+
+    /// Handlers running now.
+    pub fn running(&self) -> usize {
+        self.running.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The most handlers seen running at once.
+    pub fn max(&self) -> usize {
+        self.max.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A factory like the seed's `sleep` (input `[seconds, n]`, sleeps, logs "Job: n" into `log`)
+/// that also counts itself in `gauge` while it runs.
+pub fn gauged_sleep(name: &str, log: &Arc<Mutex<Vec<String>>>, gauge: &Gauge) -> JobFactory {
+    let log = log.clone();
+    let gauge = gauge.clone();
+    JobFactory::new(
+        name,
+        handler_fn(move |ctx: JobContext| {
+            let log = log.clone();
+            let gauge = gauge.clone();
+            async move {
+                let _running = gauge.enter();
+                let (seconds, n): (f64, i64) = ctx.input_as()?;
+                let ms = (seconds * SLEEP_MS_PER_SECOND).max(0.0) as u64;
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                push(&log, format!("Job: {n}"));
+                Ok::<_, JobError>(json!(n))
+            }
+        }),
+    )
+    .retry_delay(Duration::from_secs(1))
+}
