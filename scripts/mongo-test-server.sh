@@ -3,6 +3,9 @@
 #
 #   scripts/mongo-test-server.sh start   install if missing, start, wait for the port, print the URL
 #   scripts/mongo-test-server.sh stop    stop the server started by `start`
+#   scripts/mongo-test-server.sh restart [SECONDS]
+#                                        stop the server, wait SECONDS (default 0), start it
+#                                        again on the same data (for crash tests)
 #   scripts/mongo-test-server.sh url     print the URL to export as REMOTE_TEST_MONGODB_URL
 #
 # SecantusDB is GPL-2.0: it runs as a separate test process only and is never a dependency.
@@ -19,6 +22,7 @@ PORT="${MONGO_TEST_PORT:-27018}"
 STATE="${MONGO_TEST_STATE:-${TMPDIR:-/tmp}/remote-mongo-test-server-$PORT}"
 PID_FILE="$STATE/secantusd.pid"
 LOG_FILE="$STATE/secantusd.log"
+DATA_FILE="$STATE/data-path"
 
 url() {
   echo "mongodb://$HOST:$PORT/?directConnection=true"
@@ -58,8 +62,14 @@ start() {
   mkdir -p "$STATE"
   local data
   data="$(mktemp -d "$STATE/data.XXXXXX")"
-  "$BIN" --host "$HOST" --port "$PORT" --storage-path "$data" \
-    --cache-size 256M --log-file-max 16MB >"$LOG_FILE" 2>&1 &
+  echo "$data" >"$DATA_FILE"
+  : >"$LOG_FILE"
+  launch "$data"
+}
+
+launch() {
+  "$BIN" --host "$HOST" --port "$PORT" --storage-path "$1" \
+    --cache-size 256M --log-file-max 16MB >>"$LOG_FILE" 2>&1 &
   echo $! >"$PID_FILE"
   for _ in $(seq 1 300); do
     if port_open; then
@@ -78,11 +88,7 @@ start() {
   exit 1
 }
 
-stop() {
-  if [ ! -f "$PID_FILE" ]; then
-    echo "not running (no $PID_FILE)" >&2
-    return
-  fi
+terminate() {
   local pid
   pid="$(cat "$PID_FILE")"
   if kill -0 "$pid" 2>/dev/null; then
@@ -96,6 +102,26 @@ stop() {
     fi
   fi
   rm -f "$PID_FILE"
+}
+
+restart() {
+  if ! running || [ ! -f "$DATA_FILE" ]; then
+    echo "not running (no $PID_FILE or $DATA_FILE); use start" >&2
+    exit 1
+  fi
+  terminate
+  echo "SecantusDB stopped; starting it again on the same data" >&2
+  sleep "${1:-0}"
+  launch "$(cat "$DATA_FILE")" >/dev/null
+}
+
+stop() {
+  if [ ! -f "$PID_FILE" ]; then
+    echo "not running (no $PID_FILE)" >&2
+    return
+  fi
+  terminate
+  rm -f "$DATA_FILE"
   rm -rf "$STATE"/data.*
   echo "SecantusDB stopped" >&2
 }
@@ -103,9 +129,10 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  restart) restart "${2:-0}" ;;
   url) url ;;
   *)
-    echo "usage: $0 start|stop|url" >&2
+    echo "usage: $0 start|stop|restart [SECONDS]|url" >&2
     exit 2
     ;;
 esac

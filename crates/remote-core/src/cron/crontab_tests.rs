@@ -476,16 +476,16 @@ fn r19_extreme_instants_do_not_panic() {
 }
 
 /// An expected rule built by the generator independently of the parser.
-struct Reference {
-    expression: String,
-    minutes: Vec<bool>,
-    hours: Vec<bool>,
-    days: Vec<bool>,
-    months: Vec<bool>,
+pub(super) struct Reference {
+    pub(super) expression: String,
+    pub(super) minutes: Vec<bool>,
+    pub(super) hours: Vec<bool>,
+    pub(super) days: Vec<bool>,
+    pub(super) months: Vec<bool>,
     /// Indexed 0..=7 with both 0 and 7 meaning Sunday.
-    weekdays: Vec<bool>,
-    either: bool,
-    interval: bool,
+    pub(super) weekdays: Vec<bool>,
+    pub(super) either: bool,
+    pub(super) interval: bool,
 }
 
 impl Reference {
@@ -500,13 +500,18 @@ impl Reference {
             && day
     }
 
-    fn can_fire(&self) -> bool {
+    pub(super) fn can_fire(&self) -> bool {
         let lengths = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
         self.either || (1..=12).any(|m| self.months[m] && (1..=lengths[m]).any(|d| self.days[d]))
     }
 
     /// Minute-by-minute walk over instants applying the R19 rules literally.
-    fn next_after(&self, zone: Tz, after: DateTime<Utc>, horizon: i64) -> Option<DateTime<Utc>> {
+    pub(super) fn next_after(
+        &self,
+        zone: Tz,
+        after: DateTime<Utc>,
+        horizon: i64,
+    ) -> Option<DateTime<Utc>> {
         let first = after.with_second(0)?.with_nanosecond(0)? + TimeDelta::minutes(1);
         let local = |x: DateTime<Utc>| x.with_timezone(&zone).naive_local();
         let mut previous = local(first - TimeDelta::minutes(1));

@@ -96,10 +96,10 @@ impl CronLists {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{Datelike, NaiveDate, TimeDelta, Timelike};
+    use chrono::{NaiveDate, TimeDelta};
 
     use super::*;
-    use crate::cron::testkit::{utc, Rng};
+    use crate::cron::testkit::{reference_next, utc, Rng};
 
     fn now() -> DateTime<Utc> {
         utc(1970, 1, 1, 0, 3)
@@ -343,54 +343,6 @@ mod tests {
         assert_eq!(serde_json::from_str::<CronLists>(&json).ok(), Some(rule));
         let partial: CronLists = serde_json::from_str(r#"{"hour":[3]}"#).expect("deserialize");
         assert_eq!(partial, lists(&[], &[3], &[], &[], &[]));
-    }
-
-    /// Straightforward restatement of the date part of the rule, for the reference.
-    fn reference_date_ok(rule: &CronLists, date: NaiveDate) -> bool {
-        let day_restricted = !rule.day_of_month.is_empty() || !rule.day_of_week.is_empty();
-        let day_ok = if day_restricted {
-            (rule.day_of_month.is_empty() || rule.day_of_month.contains(&date.day()))
-                && (rule.day_of_week.is_empty()
-                    || rule
-                        .day_of_week
-                        .contains(&date.weekday().num_days_from_monday()))
-        } else {
-            !rule.minute.is_empty() || !rule.hour.is_empty() || date.day() == 1
-        };
-        day_ok && (rule.month.is_empty() || rule.month.contains(&date.month()))
-    }
-
-    /// Straightforward restatement of the time part of the rule, for the reference.
-    fn reference_time_ok(rule: &CronLists, hour: u32, minute: u32) -> bool {
-        let minute_ok = if rule.minute.is_empty() {
-            minute == 0
-        } else {
-            rule.minute.contains(&minute)
-        };
-        let hour_ok = if rule.hour.is_empty() {
-            !rule.minute.is_empty() || hour == 0
-        } else {
-            rule.hour.contains(&hour)
-        };
-        minute_ok && hour_ok
-    }
-
-    /// Minute-by-minute search over the days whose date matches.
-    fn reference_next(
-        rule: &CronLists,
-        after: DateTime<Utc>,
-        horizon_days: i64,
-    ) -> Option<DateTime<Utc>> {
-        let start = after.date_naive();
-        (0..horizon_days)
-            .map(|offset| start + TimeDelta::days(offset))
-            .filter(|date| reference_date_ok(rule, *date))
-            .find_map(|date| {
-                (0..1440)
-                    .filter_map(|m| date.and_hms_opt(m / 60, m % 60, 0))
-                    .map(|t| t.and_utc())
-                    .find(|t| *t > after && reference_time_ok(rule, t.hour(), t.minute()))
-            })
     }
 
     fn random_list(rng: &mut Rng, min: u32, max: u32) -> Vec<u32> {

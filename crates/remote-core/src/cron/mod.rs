@@ -11,6 +11,8 @@ mod fields;
 mod lists;
 mod parse;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod testkit;
 
 pub use crontab::Crontab;

@@ -1,6 +1,9 @@
-//! Test helpers: fixed instants and a tiny deterministic pseudo-random generator.
+//! Test helpers: fixed instants, a tiny deterministic pseudo-random generator, and the
+//! brute-force reference of the list Cron that the seeded and the property tests share.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Timelike, Utc};
+
+use crate::cron::CronLists;
 
 /// The UTC instant `y-mo-d h:mi:00`.
 pub(crate) fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
@@ -42,4 +45,52 @@ impl Rng {
         let count = self.range(1, most);
         (0..count).map(|_| self.range(min, max)).collect()
     }
+}
+
+/// Straightforward restatement of the date part of the rule, for the reference.
+fn reference_date_ok(rule: &CronLists, date: NaiveDate) -> bool {
+    let day_restricted = !rule.day_of_month.is_empty() || !rule.day_of_week.is_empty();
+    let day_ok = if day_restricted {
+        (rule.day_of_month.is_empty() || rule.day_of_month.contains(&date.day()))
+            && (rule.day_of_week.is_empty()
+                || rule
+                    .day_of_week
+                    .contains(&date.weekday().num_days_from_monday()))
+    } else {
+        !rule.minute.is_empty() || !rule.hour.is_empty() || date.day() == 1
+    };
+    day_ok && (rule.month.is_empty() || rule.month.contains(&date.month()))
+}
+
+/// Straightforward restatement of the time part of the rule, for the reference.
+fn reference_time_ok(rule: &CronLists, hour: u32, minute: u32) -> bool {
+    let minute_ok = if rule.minute.is_empty() {
+        minute == 0
+    } else {
+        rule.minute.contains(&minute)
+    };
+    let hour_ok = if rule.hour.is_empty() {
+        !rule.minute.is_empty() || hour == 0
+    } else {
+        rule.hour.contains(&hour)
+    };
+    minute_ok && hour_ok
+}
+
+/// Minute-by-minute search over the days whose date matches.
+pub(crate) fn reference_next(
+    rule: &CronLists,
+    after: DateTime<Utc>,
+    horizon_days: i64,
+) -> Option<DateTime<Utc>> {
+    let start = after.date_naive();
+    (0..horizon_days)
+        .map(|offset| start + TimeDelta::days(offset))
+        .filter(|date| reference_date_ok(rule, *date))
+        .find_map(|date| {
+            (0..1440)
+                .filter_map(|m| date.and_hms_opt(m / 60, m % 60, 0))
+                .map(|t| t.and_utc())
+                .find(|t| *t > after && reference_time_ok(rule, t.hour(), t.minute()))
+        })
 }
