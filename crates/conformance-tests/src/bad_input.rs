@@ -34,6 +34,7 @@ macro_rules! __cases_bad_input {
             r22_extreme_not_before_times_round_trip,
             r22_zero_limits_and_huge_offsets_are_handled,
             r22_empty_batch_is_accepted,
+            r22_floats_round_trip_exactly,
         });
     };
 }
@@ -512,4 +513,31 @@ pub async fn r22_empty_batch_is_accepted(store: TestStore) {
         .unwrap()
         .is_empty());
     assert!(h.p.pull_next_job().await.unwrap().is_none());
+}
+
+/// R22 (found by the JSON round-trip property): floats read back from a store that keeps JSON
+/// as text are the exact `f64` written, not one a last digit away.
+pub async fn r22_floats_round_trip_exactly(store: TestStore) {
+    let h = Harness::new(store);
+    let floats = [
+        1.947_700_395_895_162e-169,
+        -1.490_143_767_845_386e129,
+        6.162_599_865_641_032e196,
+        -1.049_882_427_645_354_5e74,
+        -4.509_841_358_720_188e244,
+        -2.562_238_397_212_989e-192,
+        0.1,
+        -0.0,
+        5e-324,
+        2.225_073_858_507_201e-308,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+        1.797_693_134_862_315_5e308,
+        9_007_199_254_740_992.0,
+        std::f64::consts::E,
+    ];
+    round_trip(&h, json!(floats)).await;
+    for f in floats {
+        round_trip(&h, json!({ "f": f })).await;
+    }
 }

@@ -8,6 +8,8 @@
 
 pub mod support;
 
+pub mod arbitrary;
+
 pub mod bad_input;
 pub mod cancel;
 pub mod concurrency;
