@@ -33,7 +33,7 @@ done
 if [ -n "$short" ]; then
   jobs_args=(--jobs 1500 --kill-every 2s)
   mongo_jobs_args=(--jobs 1000 --kill-every 2s)
-  scheduler_args=(--duration 65s)
+  scheduler_args=(--duration 62s)
   profile=()
   bin_dir=debug
 else
