@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use remote_core::{
-    handler_fn, Claim, ErrorRecord, Failure, Job, JobContext, JobError, JobFactory, JobId,
-    JobStatus, JobStore, LeaseToken, Processor, WorkerConfig,
+    handler_fn, Claim, Completion, ErrorRecord, Failure, Job, JobContext, JobError, JobFactory,
+    JobId, JobStatus, JobStore, LeaseToken, Processor, WorkerConfig,
 };
 use serde_json::json;
 
@@ -36,6 +36,7 @@ macro_rules! __cases_leases {
             r8_handler_is_told_when_its_lease_is_lost,
             r8_running_worker_recovers_expired_leases,
             r8_new_attempt_runs_while_a_stale_one_lingers,
+            r8_complete_jobs_applies_each_completion_under_its_own_token,
         });
     };
 }
@@ -646,4 +647,62 @@ pub async fn r8_new_attempt_runs_while_a_stale_one_lingers(store: TestStore) {
         gate.saw_cancel(),
         "the running attempt's handler was not told of the cancel"
     );
+}
+
+/// R8/R9: a batch of completions applies each one exactly as `complete_job` would, fenced by
+/// its own token: a wrong token, a cancelled job and an unclaimed job are refused while the
+/// others complete with their own outputs; repeating the batch applies nothing twice.
+pub async fn r8_complete_jobs_applies_each_completion_under_its_own_token(store: TestStore) {
+    let h = Harness::new(store);
+    let ids: Vec<JobId> =
+        h.p.add_jobs("echo", (0..5).map(|i| json!(i)).collect())
+            .await
+            .unwrap();
+    assert_eq!(h.jobs.complete_jobs(&[]).await.unwrap(), Vec::<bool>::new());
+    let now = t0() + secs(1);
+    let token = LeaseToken(777);
+    let claimed = claim(&h.jobs, now, now + secs(30), token, 4).await;
+    assert_eq!(claimed.len(), 4);
+    h.p.cancel_job(&ids[2]).await.unwrap();
+    let done = t0() + secs(2);
+    let completion = |i: usize, token: LeaseToken| Completion {
+        id: ids[i].clone(),
+        token,
+        output: json!({ "out": i }),
+        now: done,
+    };
+    let batch = vec![
+        completion(3, token),
+        completion(1, LeaseToken(778)),
+        completion(2, token),
+        completion(4, token),
+        completion(0, token),
+    ];
+    assert_eq!(
+        h.jobs.complete_jobs(&batch).await.unwrap(),
+        vec![true, false, false, false, true]
+    );
+    for i in [0, 3] {
+        let job = h.p.get_job(&ids[i]).await.unwrap();
+        assert_eq!(job.status, JobStatus::Completed, "{job:?}");
+        assert_eq!(job.output, Some(json!({ "out": i })));
+        assert_eq!(job.completed_at, Some(done));
+        assert_eq!(job.lease_until, None);
+        assert_eq!(job.lease_token, None);
+    }
+    let refused = h.p.get_job(&ids[1]).await.unwrap();
+    assert_eq!(refused.status, JobStatus::Processing);
+    assert_eq!(refused.lease_token, Some(token));
+    assert_eq!(refused.output, None);
+    assert_eq!(h.status(&ids[2]).await, JobStatus::Cancelled);
+    assert_eq!(h.status(&ids[4]).await, JobStatus::Queued);
+    assert_eq!(
+        h.jobs.complete_jobs(&batch).await.unwrap(),
+        vec![false; batch.len()]
+    );
+    assert_eq!(
+        h.jobs.complete_jobs(&[completion(1, token)]).await.unwrap(),
+        vec![true]
+    );
+    assert_eq!(h.status(&ids[1]).await, JobStatus::Completed);
 }

@@ -34,7 +34,7 @@ pub use job::{Job, JobQuery};
 pub use processor::{CancelOutcome, Processor, ProcessorBuilder, ProcessorConfig};
 pub use scheduler_item::{Schedule, SchedulerItem};
 pub use status::{JobStatus, StatusCounts};
-pub use store::{Claim, Failure, JobStore, SchedulerStore, Store, Take};
+pub use store::{Claim, Completion, Failure, JobStore, SchedulerStore, Store, Take};
 pub use worker::{WorkerConfig, WorkerKind};
 
 /// Re-exports for store crates and the conformance suite.

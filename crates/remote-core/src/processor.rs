@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::{broadcast, Notify};
+use tokio::sync::{broadcast, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn, Instrument};
@@ -22,11 +22,14 @@ use crate::id::{ItemId, JobId, LeaseToken};
 use crate::job::{Job, JobQuery};
 use crate::scheduler_item::SchedulerItem;
 use crate::status::{JobStatus, StatusCounts};
-use crate::store::{Claim, Failure, JobStore, SchedulerStore, Store, Take};
+use crate::store::{Claim, Completion, Failure, JobStore, SchedulerStore, Store, Take};
 use crate::worker::{job_worker, scheduler_worker, WorkerConfig};
 
 /// Rounds of "read due items, try to take one" before a scheduler pass gives way to others.
 const MAX_TAKE_ROUNDS: usize = 100;
+
+/// Most completions stored in one `complete_jobs` call.
+const MAX_COMPLETION_BATCH: usize = 256;
 
 /// Events kept for a slow subscriber before it starts missing some.
 const EVENT_BUFFER: usize = 4096;
@@ -137,6 +140,8 @@ impl ProcessorBuilder {
                 job_added: Notify::new(),
                 item_added: Notify::new(),
                 running: Mutex::new(HashMap::new()),
+                completions: Mutex::new(Vec::new()),
+                flushing: tokio::sync::Mutex::new(()),
                 events: broadcast::channel(EVENT_BUFFER).0,
                 worker: Mutex::new(None),
                 scheduler: Mutex::new(None),
@@ -158,6 +163,9 @@ pub enum CancelOutcome {
     Unchanged(JobStatus),
 }
 
+/// A completion waiting to be stored, and who waits for its answer.
+type PendingCompletion = (Completion, oneshot::Sender<Result<bool, String>>);
+
 struct RunningLoop {
     stop: CancellationToken,
     handle: JoinHandle<()>,
@@ -173,6 +181,8 @@ pub(crate) struct Inner {
     pub(crate) job_added: Notify,
     pub(crate) item_added: Notify,
     running: Mutex<HashMap<(JobId, LeaseToken), CancellationToken>>,
+    completions: Mutex<Vec<PendingCompletion>>,
+    flushing: tokio::sync::Mutex<()>,
     events: broadcast::Sender<AttemptEvent>,
     worker: Mutex<Option<RunningLoop>>,
     scheduler: Mutex<Option<RunningLoop>>,
@@ -814,8 +824,13 @@ impl Inner {
         let (outcome, applied) = match result {
             Ok(output) => (
                 AttemptOutcome::Completed,
-                self.with_retries(|| self.jobs.complete_job(&job.id, token, &output, now))
-                    .await?,
+                self.complete(Completion {
+                    id: job.id.clone(),
+                    token,
+                    output,
+                    now,
+                })
+                .await?,
             ),
             Err((message, permanent)) => {
                 span.in_scope(|| {
@@ -862,6 +877,55 @@ impl Inner {
             outcome,
         });
         Ok(status)
+    }
+
+    /// Stores a completion together with the others that finish meanwhile (group commit):
+    /// one caller at a time stores what is pending in one `complete_jobs` call, so concurrent
+    /// attempts share round trips and commits while a lone attempt waits for none. Every caller
+    /// takes its turn, so nothing pending is left behind.
+    async fn complete(&self, completion: Completion) -> Result<bool> {
+        let (tx, rx) = oneshot::channel();
+        lock(&self.completions).push((completion, tx));
+        {
+            let _flushing = self.flushing.lock().await;
+            let batch: Vec<PendingCompletion> = {
+                let mut pending = lock(&self.completions);
+                let take = pending.len().min(MAX_COMPLETION_BATCH);
+                pending.drain(..take).collect()
+            };
+            if !batch.is_empty() {
+                let (completions, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                let answer = match self
+                    .with_retries(|| self.jobs.complete_jobs(&completions))
+                    .await
+                {
+                    Ok(applied) if applied.len() == completions.len() => Ok(applied),
+                    Ok(applied) => Err(format!(
+                        "the store answered {} of {} completions",
+                        applied.len(),
+                        completions.len()
+                    )),
+                    Err(e) => Err(crate::error::error_chain(&e)),
+                };
+                match answer {
+                    Ok(applied) => {
+                        for (waiter, applied) in waiters.into_iter().zip(applied) {
+                            let _ = waiter.send(Ok(applied));
+                        }
+                    }
+                    Err(message) => {
+                        for waiter in waiters {
+                            let _ = waiter.send(Err(message.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        match rx.await {
+            Ok(Ok(applied)) => Ok(applied),
+            Ok(Err(message)) => Err(Error::store_msg(message)),
+            Err(_) => Err(Error::store_msg("the completion was not stored")),
+        }
     }
 
     fn emit(&self, event: AttemptEvent) {

@@ -45,6 +45,19 @@ pub struct Failure {
     pub lease_expired: bool,
 }
 
+/// An attempt to end with output, one entry of [`JobStore::complete_jobs`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Completion {
+    /// The job.
+    pub id: JobId,
+    /// The fencing token of the attempt.
+    pub token: LeaseToken,
+    /// The handler's output.
+    pub output: Value,
+    /// Current time, written as `completed_at`.
+    pub now: DateTime<Utc>,
+}
+
 /// A conditional take of a due scheduler item (R15).
 #[derive(Clone, Debug)]
 pub struct Take {
@@ -81,6 +94,22 @@ pub trait JobStore: Send + Sync + 'static {
         output: &Value,
         now: DateTime<Utc>,
     ) -> Result<bool>;
+
+    /// Ends several attempts with output, each exactly as [`complete_job`](Self::complete_job)
+    /// would (fenced by its own token); returns, in the same order, whether each applied.
+    ///
+    /// Stores that can should apply the batch in one round trip; the default calls
+    /// `complete_job` for every entry concurrently.
+    async fn complete_jobs(&self, completions: &[Completion]) -> Result<Vec<bool>> {
+        futures::future::join_all(
+            completions
+                .iter()
+                .map(|c| self.complete_job(&c.id, c.token, &c.output, c.now)),
+        )
+        .await
+        .into_iter()
+        .collect()
+    }
 
     /// Ends an attempt with a failure: appends the record, then `queued` with
     /// `retry_time = retry_at`, or `error` with `completed_at = now`; lease cleared.

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use remote_core::__private::async_trait;
 use remote_core::{
-    Claim, ErrorRecord, Failure, ItemId, Job, JobId, JobQuery, JobStatus, JobStore, LeaseToken,
-    Result, SchedulerItem, SchedulerStore, StatusCounts, Take,
+    Claim, Completion, ErrorRecord, Failure, ItemId, Job, JobId, JobQuery, JobStatus, JobStore,
+    LeaseToken, Result, SchedulerItem, SchedulerStore, StatusCounts, Take,
 };
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -121,6 +121,23 @@ impl JobStore for MemoryStore {
         job.completed_at = Some(now);
         end_lease(job);
         Ok(true)
+    }
+
+    async fn complete_jobs(&self, completions: &[Completion]) -> Result<Vec<bool>> {
+        let mut state = self.state();
+        Ok(completions
+            .iter()
+            .map(|c| match state.leased(&c.id, c.token) {
+                Some(job) => {
+                    job.status = JobStatus::Completed;
+                    job.output = Some(c.output.clone());
+                    job.completed_at = Some(c.now);
+                    end_lease(job);
+                    true
+                }
+                None => false,
+            })
+            .collect())
     }
 
     async fn fail_job(&self, id: &JobId, token: LeaseToken, failure: &Failure) -> Result<bool> {

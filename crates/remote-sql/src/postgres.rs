@@ -13,8 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use remote_core::__private::async_trait;
 use remote_core::{
-    Claim, Error, ErrorRecord, Failure, ItemId, Job, JobId, JobQuery, JobStatus, JobStore,
-    LeaseToken, Result, SchedulerItem, SchedulerStore, StatusCounts, Take,
+    Claim, Completion, Error, ErrorRecord, Failure, ItemId, Job, JobId, JobQuery, JobStatus,
+    JobStore, LeaseToken, Result, SchedulerItem, SchedulerStore, StatusCounts, Take,
 };
 use serde_json::Value;
 use sqlx::postgres::{PgArguments, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
@@ -54,6 +54,7 @@ pub(crate) struct PgBackend {
 struct Statements {
     claim: String,
     complete: String,
+    complete_many: String,
     fail: String,
     renew: String,
     expired: String,
@@ -100,6 +101,14 @@ impl Statements {
                 "UPDATE {jobs} SET status = 'completed', output = $3::json, completed_at = $4, \
                    lease_until = NULL, lease_token = NULL \
                  WHERE id = $1 AND status = 'processing' AND lease_token = $2"
+            ),
+            complete_many: format!(
+                "UPDATE {jobs} AS j SET status = 'completed', output = c.output::json, \
+                   completed_at = c.now, lease_until = NULL, lease_token = NULL \
+                 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[]) \
+                   AS c(id, token, output, now) \
+                 WHERE j.id = c.id AND j.status = 'processing' AND j.lease_token = c.token \
+                 RETURNING j.id, c.token"
             ),
             fail: format!(
                 "WITH j AS ( \
@@ -525,6 +534,34 @@ impl JobStore for PgBackend {
             .bind(json_text(output)?)
             .bind(now);
         self.changed(query, "cannot complete a job").await
+    }
+
+    async fn complete_jobs(&self, completions: &[Completion]) -> Result<Vec<bool>> {
+        if completions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = completions.iter().map(|c| c.id.as_str()).collect();
+        let tokens: Vec<i64> = completions.iter().map(|c| c.token.0).collect();
+        let outputs = completions
+            .iter()
+            .map(|c| json_text(&c.output))
+            .collect::<Result<Vec<_>>>()?;
+        let times: Vec<DateTime<Utc>> = completions.iter().map(|c| c.now).collect();
+        let done: Vec<(String, i64)> = sqlx::query_as(&self.sql.complete_many)
+            .bind(ids)
+            .bind(tokens)
+            .bind(outputs)
+            .bind(times)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("cannot complete jobs"))?;
+        Ok(completions
+            .iter()
+            .map(|c| {
+                done.iter()
+                    .any(|(id, token)| id == c.id.as_str() && *token == c.token.0)
+            })
+            .collect())
     }
 
     async fn fail_job(&self, id: &JobId, token: LeaseToken, failure: &Failure) -> Result<bool> {

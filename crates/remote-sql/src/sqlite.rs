@@ -12,8 +12,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use remote_core::__private::async_trait;
 use remote_core::{
-    Claim, Error, ErrorRecord, Failure, ItemId, Job, JobId, JobQuery, JobStatus, JobStore,
-    LeaseToken, Result, SchedulerItem, SchedulerStore, StatusCounts, Take,
+    Claim, Completion, Error, ErrorRecord, Failure, ItemId, Job, JobId, JobQuery, JobStatus,
+    JobStore, LeaseToken, Result, SchedulerItem, SchedulerStore, StatusCounts, Take,
 };
 use serde_json::Value;
 use sqlx::sqlite::{
@@ -467,6 +467,40 @@ impl JobStore for SqliteBackend {
             .bind(json_text(output)?)
             .bind(ms(now));
         self.changed(query, "cannot complete a job").await
+    }
+
+    async fn complete_jobs(&self, completions: &[Completion]) -> Result<Vec<bool>> {
+        let context = "cannot complete jobs";
+        if completions.len() < 2 {
+            let mut applied = Vec::new();
+            for c in completions {
+                applied.push(self.complete_job(&c.id, c.token, &c.output, c.now).await?);
+            }
+            return Ok(applied);
+        }
+        let outputs = completions
+            .iter()
+            .map(|c| json_text(&c.output))
+            .collect::<Result<Vec<_>>>()?;
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_IMMEDIATE)
+            .await
+            .map_err(db(context))?;
+        let mut applied = Vec::with_capacity(completions.len());
+        for (c, output) in completions.iter().zip(outputs) {
+            let done = sqlx::query(&self.sql.complete)
+                .bind(c.id.as_str())
+                .bind(c.token.0)
+                .bind(output)
+                .bind(ms(c.now))
+                .execute(&mut *tx)
+                .await
+                .map_err(db(context))?;
+            applied.push(done.rows_affected() == 1);
+        }
+        tx.commit().await.map_err(db(context))?;
+        Ok(applied)
     }
 
     async fn fail_job(&self, id: &JobId, token: LeaseToken, failure: &Failure) -> Result<bool> {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use remote_core::__private::async_trait;
 use remote_core::{
-    Claim, Error, ErrorRecord, Failure, ItemId, Job, JobId, JobQuery, JobStatus, JobStore,
-    LeaseToken, Result, SchedulerItem, SchedulerStore, StatusCounts, Store, Take,
+    Claim, Completion, Error, ErrorRecord, Failure, ItemId, Job, JobId, JobQuery, JobStatus,
+    JobStore, LeaseToken, Result, SchedulerItem, SchedulerStore, StatusCounts, Store, Take,
 };
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -164,6 +164,10 @@ impl JobStore for SqlStore {
         now: DateTime<Utc>,
     ) -> Result<bool> {
         self.backend.complete_job(id, token, output, now).await
+    }
+
+    async fn complete_jobs(&self, completions: &[Completion]) -> Result<Vec<bool>> {
+        self.backend.complete_jobs(completions).await
     }
 
     async fn fail_job(&self, id: &JobId, token: LeaseToken, failure: &Failure) -> Result<bool> {
