@@ -11,7 +11,8 @@
 # TORTURE_PG_PORT, default 54329), so restarting it disturbs no other user of the machine's
 # server; MongoDB is the test server of scripts/mongo-test-server.sh on port
 # TORTURE_MONGO_PORT (default 27019), restarted on its own data. Child logs go under
-# TORTURE_DIR (default a new temporary directory). Exits non-zero if any run fails.
+# TORTURE_DIR (default a new temporary directory). The full run builds the release profile
+# (TORTURE_PROFILE=debug uses the debug build). Exits non-zero if any run fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
@@ -44,6 +45,10 @@ else
   bin_dir=release
 fi
 
+if [ "${TORTURE_PROFILE:-}" = debug ]; then
+  profile=()
+  bin_dir=debug
+fi
 cargo build --quiet "${profile[@]}" -p remote-torture
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET/$bin_dir/remote-torture"

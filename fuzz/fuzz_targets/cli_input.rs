@@ -21,27 +21,32 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let processor = Processor::new(MemoryStore::new());
-        processor
-            .register(JobFactory::new(
-                "echo",
-                handler_fn(|ctx: JobContext| async move { Ok::<_, JobError>(ctx.input) }),
-            ))
-            .expect("register");
-        let id = processor.add_job("echo", input.clone()).await.expect("add");
-        assert_eq!(processor.get_job(&id).await.expect("get").input, input);
-        assert!(processor.process_next_job().await.expect("process"));
-        assert_eq!(
-            processor.job_status(&id).await.expect("status"),
-            JobStatus::Completed
-        );
-        assert_eq!(
-            processor.job_result(&id).await.expect("result"),
-            Some(input)
-        );
+    thread_local! {
+        static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+    }
+    RUNTIME.with(|runtime| {
+        runtime.block_on(async {
+            let processor = Processor::new(MemoryStore::new());
+            processor
+                .register(JobFactory::new(
+                    "echo",
+                    handler_fn(|ctx: JobContext| async move { Ok::<_, JobError>(ctx.input) }),
+                ))
+                .expect("register");
+            let id = processor.add_job("echo", input.clone()).await.expect("add");
+            assert_eq!(processor.get_job(&id).await.expect("get").input, input);
+            assert!(processor.process_next_job().await.expect("process"));
+            assert_eq!(
+                processor.job_status(&id).await.expect("status"),
+                JobStatus::Completed
+            );
+            assert_eq!(
+                processor.job_result(&id).await.expect("result"),
+                Some(input)
+            );
+        })
     });
 });
