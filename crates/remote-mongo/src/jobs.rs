@@ -1,5 +1,6 @@
 //! The job side: atomic claims and lease-fenced outcomes, and change-stream wakeups.
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::change_stream::event::ChangeStreamEvent;
 use mongodb::change_stream::ChangeStream;
 use mongodb::error::ErrorKind;
-use mongodb::options::ReturnDocument;
+use mongodb::options::{Hint, ReturnDocument};
 use mongodb::Collection;
 use remote_core::__private::async_trait;
 use remote_core::{
@@ -21,11 +22,14 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::config::MongoStore;
+use crate::config::{MongoStore, CLAIM_INDEX};
 use crate::documents::{
     date, job_from_document, json_text, object_id, record_document, records_from_document,
     status_from_document,
 };
+
+/// Most single-job claims of one `claim_jobs` call in flight at once.
+const MAX_CONCURRENT_CLAIMS: usize = 16;
 
 /// Jobs are read without their error records, which only `job_errors` returns.
 fn without_errors() -> Document {
@@ -93,20 +97,32 @@ impl JobStore for MongoStore {
             },
             "$inc": { "retry_counter": 1_i64 },
         };
-        while claimed.len() < claim.limit {
-            let found = self
-                .jobs
+        let claim_one = || {
+            self.jobs
                 .find_one_and_update(filter.clone(), update.clone())
                 .sort(doc! { "queued_at": 1, "_id": 1 })
+                .hint(Hint::Name(CLAIM_INDEX.to_owned()))
                 .projection(without_errors())
                 .return_document(ReturnDocument::After)
-                .await
-                .map_err(|e| Error::store("claiming a job", e))?;
-            match found {
-                Some(doc) => claimed.push(job_from_document(&doc)?),
-                None => break,
+                .into_future()
+        };
+        let mut wanted = claim.limit;
+        while wanted > 0 {
+            let round = wanted.min(MAX_CONCURRENT_CLAIMS);
+            let found = futures::future::join_all((0..round).map(|_| claim_one())).await;
+            let mut dry = false;
+            for found in found {
+                match found.map_err(|e| Error::store("claiming a job", e))? {
+                    Some(doc) => claimed.push(job_from_document(&doc)?),
+                    None => dry = true,
+                }
             }
+            if dry {
+                break;
+            }
+            wanted -= round;
         }
+        claimed.sort_by(|a, b| (a.queued_at, &a.id).cmp(&(b.queued_at, &b.id)));
         Ok(claimed)
     }
 
