@@ -185,6 +185,24 @@ async fn open(url: &str) -> Result<Stores> {
         .map_err(|e| anyhow!("{}", e.message))
 }
 
+/// Opens the store, retrying while the database is away (a replacement worker may start
+/// during a database restart), for up to two minutes.
+async fn open_patiently(url: &str) -> Result<Stores> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut pause = Duration::from_millis(200);
+    loop {
+        match open(url).await {
+            Ok(stores) => return Ok(stores),
+            Err(e) if Instant::now() < deadline => {
+                warn!("cannot open the store yet, retrying in {pause:?}: {e:#}");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The torture factory with the defaults every process agrees on.
 fn torture_factory(handler: impl remote_core::Handler) -> JobFactory {
     JobFactory::new(TORTURE_JOB, handler)
@@ -235,7 +253,7 @@ async fn until_told_to_stop() {
 
 async fn worker(args: WorkerArgs) -> Result<()> {
     init_tracing();
-    let stores = open(&args.store).await?;
+    let stores = open_patiently(&args.store).await?;
     let log = Arc::new(ExecLog::open(&args.store).await?);
     let pid = std::process::id();
     let processor = Processor::builder_with(stores.jobs.clone(), stores.items.clone())
@@ -285,7 +303,7 @@ async fn worker(args: WorkerArgs) -> Result<()> {
 
 async fn schedule_worker(args: ScheduleWorkerArgs) -> Result<()> {
     init_tracing();
-    let stores = open(&args.store).await?;
+    let stores = open_patiently(&args.store).await?;
     let processor = Processor::builder_with(stores.jobs.clone(), stores.items.clone())
         .name(format!("torture-scheduler-{}", args.tag))
         .scheduler_wait_time(Duration::from_millis(100))
