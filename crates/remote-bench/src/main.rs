@@ -1,0 +1,384 @@
+//! `remote-bench`: throughput, claim cost and latency of remote on a store, measured in one run
+//! beside the raw limit of the same statements and a peer queue (apalis).
+//!
+//! ```sh
+//! remote-bench --store postgres://postgres@127.0.0.1:5432/test --store memory:
+//! remote-bench --smoke --store sqlite:///tmp/bench.db
+//! ```
+//!
+//! Every case runs in its own scratch schema, table prefix, database or file, all removed at
+//! the end; nothing the URL already holds is touched.
+
+mod alloc;
+mod ours;
+mod peer;
+mod plot;
+mod raw;
+mod report;
+mod stats;
+mod target;
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use remote_cli::store::StoreKind;
+
+use crate::report::{DrainRow, StoreReport};
+use crate::target::Target;
+
+#[global_allocator]
+static ALLOCATOR: alloc::Counting = alloc::Counting;
+
+/// Error of a benchmark step.
+pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
+/// Result of a benchmark step.
+pub type BenchResult<T> = Result<T, BenchError>;
+
+/// The one job kind of every measurement: a handler that returns at once.
+pub const JOB: &str = "noop";
+
+/// Connections a SQL pool gets for a concurrency (the same for remote, the raw loop and apalis).
+pub fn pool_size(concurrency: usize) -> u32 {
+    u32::try_from(concurrency.clamp(1, 16)).unwrap_or(16) + 1
+}
+
+/// Benchmarks remote on one or more stores, beside the raw limit and apalis.
+#[derive(Parser, Debug)]
+#[command(name = "remote-bench", version)]
+struct Args {
+    /// Store URL (repeatable): memory:, sqlite://FILE, postgres://…, mongodb://….
+    #[arg(
+        long = "store",
+        env = "REMOTE_BENCH_STORE",
+        value_delimiter = ' ',
+        required = true
+    )]
+    stores: Vec<String>,
+    /// Jobs per end-to-end drain (SQL and MongoDB stores).
+    #[arg(long, default_value_t = 10_000)]
+    jobs: usize,
+    /// Jobs per end-to-end drain on MongoDB (the test server claims a few hundred per second).
+    #[arg(long, default_value_t = 2_000)]
+    mongo_jobs: usize,
+    /// Jobs per end-to-end drain on the memory store.
+    #[arg(long, default_value_t = 100_000)]
+    memory_jobs: usize,
+    /// Worker concurrencies of the drains.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
+    concurrency: Vec<usize>,
+    /// Queue lengths at which claim latency is measured.
+    #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
+    queued: Vec<usize>,
+    /// Longest queue on MongoDB (the test server inserts slowly).
+    #[arg(long, default_value_t = 100_000)]
+    mongo_max_queued: usize,
+    /// Timed claims per queue length.
+    #[arg(long, default_value_t = 200)]
+    claim_samples: usize,
+    /// Jobs timed from enqueue to start, per wake-up mode.
+    #[arg(long, default_value_t = 50)]
+    latency_samples: usize,
+    /// Fetch batch sizes of the apalis runs (its default is 10).
+    #[arg(long, value_delimiter = ',', default_value = "10,1000")]
+    peer_batch: Vec<usize>,
+    /// Skip the apalis runs.
+    #[arg(long)]
+    no_peer: bool,
+    /// Skip the raw loops.
+    #[arg(long)]
+    no_raw: bool,
+    /// Poll interval of the polling-only latency run, in ms.
+    #[arg(long, default_value_t = 100)]
+    poll_ms: u64,
+    /// Longest any one drain may take, in seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout_secs: u64,
+    /// A run of a few seconds for CI: small sizes, every measurement once.
+    #[arg(long)]
+    smoke: bool,
+    /// Write the throughput-vs-concurrency chart here (SVG).
+    #[arg(long)]
+    plot: Option<std::path::PathBuf>,
+    /// Write the measurements here (JSON).
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+/// Sizes of one run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Jobs per drain.
+    pub jobs: usize,
+    /// Drain concurrencies.
+    pub concurrency: Vec<usize>,
+    /// Queue lengths for claim latency.
+    pub queued: Vec<usize>,
+    /// Timed claims per queue length.
+    pub samples: usize,
+    /// Timed enqueue→start samples.
+    pub latency_samples: usize,
+    /// apalis fetch batch sizes.
+    pub peer_batches: Vec<usize>,
+    /// Longest drain.
+    pub timeout: Duration,
+}
+
+fn settings(args: &Args, kind: StoreKind) -> Settings {
+    let mut s = Settings {
+        jobs: match kind {
+            StoreKind::Memory => args.memory_jobs,
+            StoreKind::Mongo => args.mongo_jobs,
+            _ => args.jobs,
+        },
+        concurrency: args.concurrency.clone(),
+        queued: args.queued.clone(),
+        samples: args.claim_samples,
+        latency_samples: args.latency_samples,
+        peer_batches: if args.no_peer {
+            Vec::new()
+        } else {
+            args.peer_batch.clone()
+        },
+        timeout: Duration::from_secs(args.timeout_secs),
+    };
+    if kind == StoreKind::Mongo {
+        s.queued = s
+            .queued
+            .iter()
+            .map(|q| (*q).min(args.mongo_max_queued))
+            .collect();
+        s.queued.dedup();
+    }
+    if args.smoke {
+        s.jobs = if kind == StoreKind::Memory {
+            5_000
+        } else {
+            200
+        };
+        s.concurrency = vec![1, 8];
+        s.queued = vec![100, 2_000];
+        s.samples = 20;
+        s.latency_samples = 5;
+        s.peer_batches.truncate(1);
+        s.timeout = Duration::from_secs(60);
+    }
+    s
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn step<T>(report: &mut StoreReport, what: &str, result: BenchResult<T>) -> Option<T> {
+    match result {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let note = format!("{what}: not measured ({e})");
+            eprintln!("  {note}");
+            report.notes.push(note);
+            None
+        }
+    }
+}
+
+async fn run_store(target: &Target, args: &Args) -> StoreReport {
+    let s = settings(args, target.kind);
+    let mut report = StoreReport {
+        store: target.name().into(),
+        url: target.display.clone(),
+        jobs: s.jobs,
+        ..Default::default()
+    };
+    eprintln!("{}: {} (load {})", target.name(), target.display, load());
+    for &c in &s.concurrency {
+        let mut row = DrainRow {
+            concurrency: c,
+            ..Default::default()
+        };
+        if let Some((drain, enqueue)) = step(
+            &mut report,
+            &format!("drain at concurrency {c}"),
+            ours::drain(target, &s, c).await,
+        ) {
+            eprintln!("  ours   c={c:<3} {drain:>10.0} jobs/s  (enqueue {enqueue:.0} jobs/s)");
+            row.ours = Some(drain);
+            report.enqueue.get_or_insert(enqueue);
+        }
+        if !args.no_raw {
+            if let Some(raw) = step(
+                &mut report,
+                &format!("raw loop at concurrency {c}"),
+                raw::drain(target, &s, c).await,
+            )
+            .flatten()
+            {
+                eprintln!("  raw    c={c:<3} {raw:>10.0} jobs/s");
+                row.raw = Some(raw);
+            }
+        }
+        report.drains.push(row);
+    }
+    if !s.peer_batches.is_empty() && matches!(target.kind, StoreKind::Postgres | StoreKind::Sqlite)
+    {
+        match peer::Peer::prepare(target).await {
+            Ok(peer) => {
+                for i in 0..report.drains.len() {
+                    let c = report.drains[i].concurrency;
+                    for &b in &s.peer_batches {
+                        let result = peer.drain(&s, c, b).await;
+                        if let Some(v) = step(
+                            &mut report,
+                            &format!("apalis at concurrency {c}, batch {b}"),
+                            result,
+                        ) {
+                            eprintln!("  apalis c={c:<3} b={b:<4} {v:>10.0} jobs/s");
+                            report.drains[i].peer.push((b, v));
+                        }
+                    }
+                }
+                if let Err(e) = peer.cleanup().await {
+                    eprintln!("  cannot remove apalis's scratch data: {e}");
+                }
+            }
+            Err(e) => report.notes.push(format!("apalis not run: {e}")),
+        }
+    }
+    let sustained_c = if s.concurrency.contains(&8) {
+        8
+    } else {
+        s.concurrency.iter().copied().max().unwrap_or(1)
+    };
+    if let Some(v) = step(
+        &mut report,
+        "sustained",
+        ours::sustained(target, &s, sustained_c, 2, 100).await,
+    ) {
+        eprintln!("  sustained c={sustained_c} {v:.0} jobs/s");
+        report.sustained = Some((2, sustained_c, v));
+    }
+    for &q in &s.queued {
+        let started = Instant::now();
+        if let Some(latency) = step(
+            &mut report,
+            &format!("claim latency at {q} queued"),
+            ours::claim_latency(target, &s, q).await,
+        ) {
+            eprintln!(
+                "  claim  q={q:<8} p50 {:.3} ms p99 {:.3} ms ({:.1} s with the fill)",
+                latency.p50_ms,
+                latency.p99_ms,
+                started.elapsed().as_secs_f64()
+            );
+            report.claims.push(report::ClaimRow { queued: q, latency });
+        }
+    }
+    if let Some((l, in_process)) = step(
+        &mut report,
+        "wake-up latency",
+        ours::start_latency(target, &s, true, Duration::ZERO).await,
+    ) {
+        eprintln!("  wake   p50 {:.2} ms p99 {:.2} ms", l.p50_ms, l.p99_ms);
+        report.wake = Some(l);
+        if in_process {
+            report.notes.push(
+                "wake-ups: this store cannot see jobs added by other processes, so the job was \
+                 added in the worker's own process (other processes' jobs are found by polling)"
+                    .into(),
+            );
+        }
+    }
+    if target.kind == StoreKind::Memory {
+        report
+            .notes
+            .push("polling only: the memory store always wakes its workers in process".into());
+    } else {
+        let poll = Duration::from_millis(args.poll_ms);
+        if let Some(l) = step(
+            &mut report,
+            "polling latency",
+            ours::start_latency(target, &s, false, poll).await,
+        )
+        .map(|(l, _)| l)
+        {
+            eprintln!("  poll   p50 {:.2} ms p99 {:.2} ms", l.p50_ms, l.p99_ms);
+            report.poll = Some((l, args.poll_ms));
+        }
+    }
+    if target.kind == StoreKind::Memory {
+        let n = if args.smoke { 10_000 } else { 100_000 };
+        report.bytes_per_job = step(&mut report, "bytes per job", ours::bytes_per_job(n).await);
+    }
+    if let Err(e) = target.cleanup().await {
+        eprintln!(
+            "  cannot remove the scratch data of {}: {e}",
+            target.display
+        );
+    }
+    report
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let started = Instant::now();
+    let load_before = load();
+    let mut reports = Vec::new();
+    for url in &args.stores {
+        match Target::new(url) {
+            Ok(target) => reports.push(run_store(&target, &args).await),
+            Err(e) => {
+                eprintln!("{url}: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        }
+    }
+    let machine = format!(
+        "{} cores, load {load_before} before and {} after, {:.0} s",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load(),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "# remote-bench{}\n",
+        if args.smoke { " (smoke)" } else { "" }
+    );
+    println!("Machine: {machine}.\n");
+    for r in &reports {
+        println!("{}", r.table());
+    }
+    let checks = report::checks(&reports);
+    if !checks.is_empty() {
+        println!("## Targets\n\n{}", report::checks_table(&checks));
+    }
+    if let Some(path) = &args.json {
+        let json = serde_json::json!({ "machine": machine, "stores": reports });
+        if let Err(e) = std::fs::write(
+            path,
+            serde_json::to_string_pretty(&json).unwrap_or_default(),
+        ) {
+            eprintln!("cannot write {}: {e}", path.display());
+        }
+    }
+    if let Some(path) = &args.plot {
+        if let Err(e) = std::fs::write(path, plot::svg(&reports, &machine)) {
+            eprintln!("cannot write {}: {e}", path.display());
+        }
+    }
+    let failed = reports
+        .iter()
+        .all(|r| r.drains.iter().all(|d| d.ours.is_none()));
+    if failed {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}

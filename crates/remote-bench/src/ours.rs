@@ -1,0 +1,333 @@
+//! Measurements of remote itself: the real [`Processor`] with a no-op handler.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use remote_cli::store::StoreKind;
+use remote_core::{
+    handler_fn, AttemptEvent, Job, JobContext, JobError, JobFactory, JobStatus, Processor,
+    WorkerConfig,
+};
+use serde_json::Value;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::stats::{rate, Latency};
+use crate::target::{Open, Opened, Space, Target};
+use crate::{pool_size, BenchResult, Settings, JOB};
+
+/// Jobs per `add_jobs` call when filling a queue.
+pub const ENQUEUE_BATCH: usize = 1000;
+
+fn processor(store: &Opened, worker: WorkerConfig) -> BenchResult<Processor> {
+    let processor = Processor::builder_with(store.jobs.clone(), store.items.clone())
+        .name("bench")
+        .worker(worker)
+        .build();
+    processor.register(JobFactory::new(
+        JOB,
+        handler_fn(|_ctx: JobContext| async move { Ok::<_, JobError>(Value::Null) }),
+    ))?;
+    Ok(processor)
+}
+
+/// Adds `n` no-op jobs in batches; returns the time taken.
+async fn enqueue(processor: &Processor, n: usize, batch: usize) -> BenchResult<Duration> {
+    let started = Instant::now();
+    let mut left = n;
+    while left > 0 {
+        let take = left.min(batch);
+        processor.add_jobs(JOB, vec![Value::Null; take]).await?;
+        left -= take;
+    }
+    Ok(started.elapsed())
+}
+
+/// Waits until `n` attempts finished (by events, checked against the store when events were
+/// missed) or the deadline passes.
+async fn finished(
+    processor: &Processor,
+    events: &mut tokio::sync::broadcast::Receiver<AttemptEvent>,
+    n: usize,
+    deadline: Instant,
+) -> BenchResult<()> {
+    let mut done = 0;
+    while done < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, events.recv()).await {
+            Err(_) => return Err(format!("only {done} of {n} jobs finished in time").into()),
+            Ok(Ok(AttemptEvent::Finished { .. })) => done += 1,
+            Ok(Ok(AttemptEvent::Started { .. })) => {}
+            Ok(Err(RecvError::Lagged(_))) => {
+                let counts = processor.count_jobs().await?;
+                done = usize::try_from(counts[&JobStatus::Completed]).unwrap_or(usize::MAX);
+            }
+            Ok(Err(RecvError::Closed)) => return Err("the processor's events ended".into()),
+        }
+    }
+    Ok(())
+}
+
+/// End-to-end drain: `n` jobs enqueued up front, then a multi worker of `concurrency` works
+/// them off. Returns (jobs/s of the drain, jobs/s of the batched enqueue).
+pub async fn drain(
+    target: &Target,
+    settings: &Settings,
+    concurrency: usize,
+) -> BenchResult<(f64, f64)> {
+    let space = target.space();
+    let store = target
+        .open(
+            &space,
+            Open {
+                pool: pool_size(concurrency),
+                wakeups: true,
+            },
+        )
+        .await?;
+    let processor = processor(
+        &store,
+        WorkerConfig::multi(concurrency).wait_time(Duration::from_millis(100)),
+    )?;
+    let n = settings.jobs;
+    let enqueue_time = enqueue(&processor, n, ENQUEUE_BATCH).await?;
+    let mut events = processor.subscribe();
+    let started = Instant::now();
+    processor.start_processor();
+    let result = finished(&processor, &mut events, n, started + settings.timeout).await;
+    let elapsed = started.elapsed();
+    processor.stop_processor().await;
+    result?;
+    Ok((rate(n, elapsed), rate(n, enqueue_time)))
+}
+
+/// Producers and workers together: `producers` tasks add `n` jobs in batches of `batch` while
+/// a multi worker of `concurrency` runs; jobs/s until the last one is done.
+pub async fn sustained(
+    target: &Target,
+    settings: &Settings,
+    concurrency: usize,
+    producers: usize,
+    batch: usize,
+) -> BenchResult<f64> {
+    let space = target.space();
+    let open = Open {
+        pool: pool_size(concurrency),
+        wakeups: true,
+    };
+    let store = target.open(&space, open).await?;
+    let processor = processor(
+        &store,
+        WorkerConfig::multi(concurrency).wait_time(Duration::from_millis(100)),
+    )?;
+    let n = settings.jobs;
+    let mut events = processor.subscribe();
+    let started = Instant::now();
+    processor.start_processor();
+    let mut tasks = tokio::task::JoinSet::new();
+    for p in 0..producers {
+        let share = n / producers + usize::from(p < n % producers);
+        let producer = processor.clone();
+        tasks.spawn(async move { enqueue(&producer, share, batch).await.map(|_| ()) });
+    }
+    let result = finished(&processor, &mut events, n, started + settings.timeout).await;
+    let elapsed = started.elapsed();
+    while let Some(joined) = tasks.join_next().await {
+        joined.map_err(|e| e.to_string())??;
+    }
+    processor.stop_processor().await;
+    result?;
+    Ok(rate(n, elapsed))
+}
+
+/// Fills a case's jobs table with `n` queued no-op jobs as fast as the backend allows:
+/// server-side `generate_series` (PostgreSQL), a recursive CTE (SQLite), else batched inserts.
+pub async fn fill(target: &Target, space: &Space, store: &Opened, n: usize) -> BenchResult<()> {
+    let table = target.jobs_table(space);
+    let base = Utc::now() - chrono::Duration::days(1);
+    match (target.kind, &store.sql) {
+        (StoreKind::Postgres, Some(remote_sql::SqlPool::Postgres(pool))) => {
+            sqlx::query(&format!(
+                "INSERT INTO {table} (id, job_name, input, status, retry_counter, max_retries, \
+                   retry_delay_ms, queued_at) \
+                 SELECT lpad(to_hex(g), 24, '0'), $1, 'null'::json, 'queued', 0, 3, 10000, \
+                   $2 + g * interval '1 millisecond' \
+                 FROM generate_series(1, $3::bigint) AS g"
+            ))
+            .bind(JOB)
+            .bind(base)
+            .bind(i64::try_from(n)?)
+            .execute(pool)
+            .await?;
+            sqlx::query(&format!("ANALYZE {table}"))
+                .execute(pool)
+                .await?;
+        }
+        (StoreKind::Sqlite, Some(remote_sql::SqlPool::Sqlite(pool))) => {
+            sqlx::query(&format!(
+                "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < $3) \
+                 INSERT INTO {table} (id, job_name, input, status, retry_counter, max_retries, \
+                   retry_delay_ms, queued_at) \
+                 SELECT printf('%024x', x), $1, 'null', 'queued', 0, 3, 10000, $2 + x FROM g"
+            ))
+            .bind(JOB)
+            .bind(base.timestamp_millis())
+            .bind(i64::try_from(n)?)
+            .execute(pool)
+            .await?;
+            sqlx::query("ANALYZE").execute(pool).await?;
+        }
+        _ => {
+            let chunk = 10_000;
+            let mut left = n;
+            let mut i = 0_i64;
+            while left > 0 {
+                let take = left.min(chunk);
+                let jobs: Vec<Job> = (0..take)
+                    .map(|_| {
+                        i += 1;
+                        Job::queued(
+                            JOB,
+                            Value::Null,
+                            3,
+                            Duration::from_secs(10),
+                            base + chrono::Duration::milliseconds(i),
+                        )
+                    })
+                    .collect();
+                store.jobs.insert_jobs(&jobs).await?;
+                left -= take;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Claim latency with `queued` jobs waiting: `samples` single-job claims, each timed.
+pub async fn claim_latency(
+    target: &Target,
+    settings: &Settings,
+    queued: usize,
+) -> BenchResult<Latency> {
+    let space = target.space();
+    let store = target
+        .open(
+            &space,
+            Open {
+                pool: 2,
+                wakeups: false,
+            },
+        )
+        .await?;
+    let processor = processor(&store, WorkerConfig::simple())?;
+    fill(target, &space, &store, queued + settings.samples + 10).await?;
+    for _ in 0..10 {
+        processor.pull_next_job().await?;
+    }
+    let mut samples = Vec::with_capacity(settings.samples);
+    for _ in 0..settings.samples {
+        let started = Instant::now();
+        let job = processor.pull_next_job().await?;
+        samples.push(started.elapsed());
+        if job.is_none() {
+            return Err("the queue ran dry while measuring claims".into());
+        }
+    }
+    Latency::of(&samples).ok_or_else(|| "no claim samples".into())
+}
+
+/// Enqueue→start latency of an idle worker: a job added through another store instance (as
+/// another process would) until its handler starts. With `wakeups` the worker listens and
+/// waits up to 30 s; without, it polls every `poll`. A store that cannot see other processes'
+/// jobs (SQLite) is measured with the job added in the worker's own process; the flag says so.
+pub async fn start_latency(
+    target: &Target,
+    settings: &Settings,
+    wakeups: bool,
+    poll: Duration,
+) -> BenchResult<(Latency, bool)> {
+    let space = target.space();
+    let worker_store = target.open(&space, Open { pool: 2, wakeups }).await?;
+    let producer_store = target
+        .open(
+            &space,
+            Open {
+                pool: 1,
+                wakeups: false,
+            },
+        )
+        .await?;
+    let wait = if wakeups {
+        Duration::from_secs(30)
+    } else {
+        poll
+    };
+    let worker = processor(&worker_store, WorkerConfig::multi(1).wait_time(wait))?;
+    let in_process = wakeups && worker_store.jobs.wakeups().is_none();
+    let producer = if in_process {
+        worker.clone()
+    } else {
+        processor(&producer_store, WorkerConfig::simple())?
+    };
+    let mut events = worker.subscribe();
+    worker.start_processor();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut samples = Vec::with_capacity(settings.latency_samples);
+    let mut result = Ok(());
+    for i in 0..settings.latency_samples {
+        let pause = if wakeups {
+            Duration::from_millis(30)
+        } else {
+            poll.mul_f64((i as f64 * 0.618_034).fract()) + Duration::from_millis(10)
+        };
+        tokio::time::sleep(pause).await;
+        let started = Instant::now();
+        let id = producer.add_job(JOB, Value::Null).await?;
+        let deadline = started + Duration::from_secs(35);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, events.recv()).await {
+                Ok(Ok(AttemptEvent::Started { job_id, .. })) if job_id == id => {
+                    samples.push(started.elapsed());
+                    break;
+                }
+                Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => {}
+                Ok(Err(RecvError::Closed)) | Err(_) => {
+                    result = Err(format!("job {id} did not start within 35 s"));
+                    break;
+                }
+            }
+        }
+        if result.is_err() {
+            break;
+        }
+    }
+    worker.stop_processor().await;
+    result?;
+    let latency = Latency::of(&samples).ok_or("no latency samples")?;
+    Ok((latency, in_process))
+}
+
+/// Heap bytes the memory store holds per queued job, measured with the counting allocator.
+pub async fn bytes_per_job(n: usize) -> BenchResult<f64> {
+    let store = Arc::new(remote_memory::MemoryStore::new());
+    let now = Utc::now();
+    let before = crate::alloc::live_bytes();
+    let chunk = 10_000;
+    let mut left = n;
+    while left > 0 {
+        let take = left.min(chunk);
+        let jobs: Vec<Job> = (0..take)
+            .map(|_| Job::queued(JOB, Value::Null, 3, Duration::from_secs(10), now))
+            .collect();
+        remote_core::JobStore::insert_jobs(store.as_ref(), &jobs).await?;
+        left -= take;
+    }
+    let after = crate::alloc::live_bytes();
+    let counts = remote_core::JobStore::count_jobs(store.as_ref()).await?;
+    if counts.get(&JobStatus::Queued).copied() != Some(u64::try_from(n)?) {
+        return Err("the memory store did not keep every job".into());
+    }
+    drop(store);
+    Ok((after - before) as f64 / n as f64)
+}

@@ -1,0 +1,295 @@
+//! What one run measured, the tables it prints and the targets it checks.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::stats::Latency;
+
+/// Throughput of one concurrency: ours and the references.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DrainRow {
+    /// Worker concurrency.
+    pub concurrency: usize,
+    /// remote's processor, jobs/s.
+    pub ours: Option<f64>,
+    /// Bare claim/complete loop, jobs/s.
+    pub raw: Option<f64>,
+    /// The peer per fetch batch size: (batch, jobs/s).
+    pub peer: Vec<(usize, f64)>,
+}
+
+/// Claim latency with a queue of a given length.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClaimRow {
+    /// Jobs queued while claiming.
+    pub queued: usize,
+    /// Latency of single-job claims.
+    pub latency: Latency,
+}
+
+/// Everything measured on one store.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StoreReport {
+    /// Backend name.
+    pub store: String,
+    /// URL without password.
+    pub url: String,
+    /// Jobs per drain.
+    pub jobs: usize,
+    /// End-to-end drains.
+    pub drains: Vec<DrainRow>,
+    /// Batched enqueue, jobs/s (1000 per call).
+    pub enqueue: Option<f64>,
+    /// Producers and workers together: (producers, concurrency, jobs/s).
+    pub sustained: Option<(usize, usize, f64)>,
+    /// Claim latency per queue length.
+    pub claims: Vec<ClaimRow>,
+    /// Enqueue→start with wake-ups.
+    pub wake: Option<Latency>,
+    /// Enqueue→start with polling only, and the poll interval in ms.
+    pub poll: Option<(Latency, u64)>,
+    /// Memory store: heap bytes per queued job.
+    pub bytes_per_job: Option<f64>,
+    /// Why something was not measured, and other remarks.
+    pub notes: Vec<String>,
+}
+
+fn num(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v >= 100.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.1}"),
+        None => "–".into(),
+    }
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+        _ => "–".into(),
+    }
+}
+
+fn ms(v: f64) -> String {
+    if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+impl StoreReport {
+    /// Peer batch sizes measured, in order.
+    fn peer_batches(&self) -> Vec<usize> {
+        let mut batches: Vec<usize> = self
+            .drains
+            .iter()
+            .flat_map(|r| r.peer.iter().map(|(b, _)| *b))
+            .collect();
+        batches.sort_unstable();
+        batches.dedup();
+        batches
+    }
+
+    /// The best peer figure of a row.
+    pub fn best_peer(row: &DrainRow) -> Option<f64> {
+        row.peer.iter().map(|(_, v)| *v).reduce(f64::max)
+    }
+
+    /// The report as Markdown tables.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "## {} — {}\n", self.store, self.url);
+        let batches = self.peer_batches();
+        let _ = writeln!(
+            out,
+            "End to end: {} no-op jobs enqueued up front, then worked off (jobs/s)\n",
+            self.jobs
+        );
+        let mut head = "| concurrency | ours | raw loop |".to_string();
+        let mut rule = "|---:|---:|---:|".to_string();
+        for b in &batches {
+            let _ = write!(head, " apalis batch {b} |");
+            rule.push_str("---:|");
+        }
+        head.push_str(" ours / raw | ours / apalis (best) |");
+        rule.push_str("---:|---:|");
+        let _ = writeln!(out, "{head}\n{rule}");
+        for row in &self.drains {
+            let mut line = format!(
+                "| {} | {} | {} |",
+                row.concurrency,
+                num(row.ours),
+                num(row.raw)
+            );
+            for b in &batches {
+                let v = row.peer.iter().find(|(pb, _)| pb == b).map(|(_, v)| *v);
+                let _ = write!(line, " {} |", num(v));
+            }
+            let _ = write!(
+                line,
+                " {} | {} |",
+                ratio(row.ours, row.raw),
+                ratio(row.ours, Self::best_peer(row))
+            );
+            let _ = writeln!(out, "{line}");
+        }
+        out.push('\n');
+        let _ = writeln!(out, "| measure | value |\n|---|---:|");
+        if let Some((producers, c, v)) = self.sustained {
+            let _ = writeln!(
+                out,
+                "| sustained: {producers} producers (batches of 100) + multi({c}) worker, jobs/s | {} |",
+                num(Some(v))
+            );
+        }
+        if let Some(v) = self.enqueue {
+            let _ = writeln!(
+                out,
+                "| batched enqueue (1000 per call), jobs/s | {} |",
+                num(Some(v))
+            );
+        }
+        for c in &self.claims {
+            let _ = writeln!(
+                out,
+                "| claim latency, {} queued: p50 / p99 ms | {} / {} |",
+                c.queued,
+                ms(c.latency.p50_ms),
+                ms(c.latency.p99_ms)
+            );
+        }
+        if let [first, .., last] = self.claims.as_slice() {
+            let _ = writeln!(
+                out,
+                "| claim p50 at {} / at {} queued | {:.2}× |",
+                last.queued,
+                first.queued,
+                last.latency.p50_ms / first.latency.p50_ms.max(1e-9)
+            );
+        }
+        if let Some(w) = self.wake {
+            let _ = writeln!(
+                out,
+                "| enqueue→start, idle worker with wake-ups: p50 / p99 ms | {} / {} |",
+                ms(w.p50_ms),
+                ms(w.p99_ms)
+            );
+        }
+        if let Some((p, every)) = self.poll {
+            let _ = writeln!(
+                out,
+                "| enqueue→start, polling only (every {every} ms): p50 / p99 ms | {} / {} |",
+                ms(p.p50_ms),
+                ms(p.p99_ms)
+            );
+        }
+        if let Some(b) = self.bytes_per_job {
+            let _ = writeln!(out, "| heap bytes per queued job | {b:.0} |");
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "\nNote: {note}");
+        }
+        out
+    }
+}
+
+/// One target of the issue and whether this run met it.
+pub struct Check {
+    /// What is checked.
+    pub what: String,
+    /// Measured value as text.
+    pub measured: String,
+    /// Met, missed, or not measured.
+    pub met: Option<bool>,
+}
+
+fn drains_at(r: &StoreReport, c: usize) -> Option<&DrainRow> {
+    r.drains.iter().find(|d| d.concurrency == c)
+}
+
+/// The issue's targets, checked against the reports of one run.
+pub fn checks(reports: &[StoreReport]) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let by = |name: &str| reports.iter().find(|r| r.store == name);
+    if let Some(pg) = by("postgres") {
+        for d in &pg.drains {
+            let peer = StoreReport::best_peer(d);
+            let r = d.ours.zip(peer).map(|(a, b)| a / b);
+            checks.push(Check {
+                what: format!(
+                    "PostgreSQL ≥ 2× apalis end to end, concurrency {}",
+                    d.concurrency
+                ),
+                measured: ratio(d.ours, peer),
+                met: r.map(|r| r >= 2.0),
+            });
+            let r = d.ours.zip(d.raw).map(|(a, b)| a / b);
+            checks.push(Check {
+                what: format!(
+                    "PostgreSQL ≥ 70 % of the raw loop, concurrency {}",
+                    d.concurrency
+                ),
+                measured: ratio(d.ours, d.raw),
+                met: r.map(|r| r >= 0.7),
+            });
+        }
+        if let [first, .., last] = pg.claims.as_slice() {
+            let r = last.latency.p50_ms / first.latency.p50_ms.max(1e-9);
+            checks.push(Check {
+                what: format!(
+                    "PostgreSQL claim p50 at {} queued ≤ 1.5× at {}",
+                    last.queued, first.queued
+                ),
+                measured: format!("{r:.2}×"),
+                met: Some(r <= 1.5),
+            });
+        }
+        checks.push(Check {
+            what: "PostgreSQL idle wake-up p50 ≤ 5 ms".into(),
+            measured: pg
+                .wake
+                .map_or("–".into(), |w| format!("{} ms", ms(w.p50_ms))),
+            met: pg.wake.map(|w| w.p50_ms <= 5.0),
+        });
+    }
+    if let Some(mongo) = by("mongodb") {
+        for d in &mongo.drains {
+            let r = d.ours.zip(d.raw).map(|(a, b)| a / b);
+            checks.push(Check {
+                what: format!(
+                    "MongoDB ≥ 70 % of the raw loop, concurrency {}",
+                    d.concurrency
+                ),
+                measured: ratio(d.ours, d.raw),
+                met: r.map(|r| r >= 0.7),
+            });
+        }
+    }
+    if let (Some(mem), Some(pg)) = (by("memory"), by("postgres")) {
+        for d in &mem.drains {
+            let pg_row = drains_at(pg, d.concurrency).and_then(|r| r.ours);
+            let r = d.ours.zip(pg_row).map(|(a, b)| a / b);
+            checks.push(Check {
+                what: format!("memory ≥ 20× PostgreSQL, concurrency {}", d.concurrency),
+                measured: ratio(d.ours, pg_row),
+                met: r.map(|r| r >= 20.0),
+            });
+        }
+    }
+    checks
+}
+
+/// The checks as a Markdown table.
+pub fn checks_table(checks: &[Check]) -> String {
+    let mut out = String::from("| target | measured | |\n|---|---:|---|\n");
+    for c in checks {
+        let verdict = match c.met {
+            Some(true) => "met",
+            Some(false) => "missed",
+            None => "not measured",
+        };
+        let _ = writeln!(out, "| {} | {} | {verdict} |", c.what, c.measured);
+    }
+    out
+}
