@@ -75,7 +75,7 @@ struct Statements {
 
 impl Statements {
     fn new(t: &Tables) -> Self {
-        let (jobs, errors, items) = (&t.jobs, &t.errors, &t.items);
+        let (jobs, errors, items, prefix) = (&t.jobs, &t.errors, &t.items, &t.prefix);
         let list = |order: &str| {
             format!(
                 "SELECT * FROM {jobs} \
@@ -88,7 +88,7 @@ impl Statements {
             claim: format!(
                 "UPDATE {jobs} SET status = 'processing', picked_at = $1, \
                    retry_counter = retry_counter + 1, lease_until = $2, lease_token = $3 \
-                 WHERE id IN (SELECT id FROM {jobs} \
+                 WHERE id IN (SELECT id FROM {jobs} INDEXED BY \"{prefix}jobs_claim\" \
                    WHERE status = 'queued' AND job_name IN (SELECT value FROM json_each($4)) \
                      AND (retry_time IS NULL OR retry_time <= $1) \
                    ORDER BY queued_at, id LIMIT $5) \

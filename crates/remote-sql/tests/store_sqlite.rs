@@ -72,6 +72,47 @@ fn sqlite_pool(store: &SqlStore) -> sqlx::SqlitePool {
     }
 }
 
+/// Mostly finished jobs, with or without statistics: the claim still walks the partial claim
+/// index in pull order (no sort, no walk over finished jobs), so its cost does not grow with
+/// the history the table keeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claim_uses_the_claim_index_among_finished_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&sqlite_url(&dir, "history.db")).await;
+    let pool = sqlite_pool(&store);
+    sqlx::query(
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) \
+         INSERT INTO remote_jobs \
+           (id, job_name, input, status, retry_counter, max_retries, retry_delay_ms, queued_at) \
+         SELECT printf('%024x', n), 'echo', '{}', \
+                CASE WHEN n <= 19000 THEN 'completed' ELSE 'queued' END, 0, 3, 10000, \
+                1767225600000 + n \
+         FROM g",
+    )
+    .execute(&pool)
+    .await
+    .expect("bulk insert");
+    for analyzed in [false, true] {
+        if analyzed {
+            sqlx::query("ANALYZE").execute(&pool).await.expect("analyze");
+        }
+        let plan = store.explain_claim(&["echo".to_owned()], 8).await.unwrap();
+        assert!(
+            plan.contains("INDEX remote_jobs_claim") && !plan.contains("TEMP B-TREE"),
+            "the claim walks the claim index in order (analyzed: {analyzed}):\n{plan}"
+        );
+    }
+    let claimed = claim(&store, 3600, 3).await;
+    let ids: Vec<String> = claimed.iter().map(|j| j.id.to_string()).collect();
+    assert_eq!(
+        ids,
+        [19001, 19002, 19003]
+            .iter()
+            .map(|n| format!("{n:024x}"))
+            .collect::<Vec<_>>()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claim_uses_the_claim_index_on_100k_queued_jobs() {
     let dir = tempfile::tempdir().unwrap();
