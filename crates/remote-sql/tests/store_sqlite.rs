@@ -94,7 +94,10 @@ async fn claim_uses_the_claim_index_among_finished_jobs() {
     .expect("bulk insert");
     for analyzed in [false, true] {
         if analyzed {
-            sqlx::query("ANALYZE").execute(&pool).await.expect("analyze");
+            sqlx::query("ANALYZE")
+                .execute(&pool)
+                .await
+                .expect("analyze");
         }
         let plan = store.explain_claim(&["echo".to_owned()], 8).await.unwrap();
         assert!(
