@@ -32,7 +32,7 @@ done
 [ ${#stores[@]} -gt 0 ] || stores=(postgres sqlite mongo)
 
 if [ -n "$short" ]; then
-  jobs_args=(--jobs 4000 --kill-every 2s)
+  jobs_args=(--jobs 4000 --kill-every 1s)
   mongo_jobs_args=(--jobs 1000 --kill-every 2s)
   scheduler_args=(--duration 62s)
   profile=()
