@@ -31,6 +31,9 @@ const MAX_TAKE_ROUNDS: usize = 100;
 /// Most completions stored in one `complete_jobs` call.
 const MAX_COMPLETION_BATCH: usize = 256;
 
+/// Most `complete_jobs` calls of one processor in flight at once.
+const MAX_COMPLETION_CALLS: usize = 4;
+
 /// Events kept for a slow subscriber before it starts missing some.
 const EVENT_BUFFER: usize = 4096;
 
@@ -141,7 +144,7 @@ impl ProcessorBuilder {
                 item_added: Notify::new(),
                 running: Mutex::new(HashMap::new()),
                 completions: Mutex::new(Vec::new()),
-                flushing: tokio::sync::Mutex::new(()),
+                flushing: tokio::sync::Semaphore::new(MAX_COMPLETION_CALLS),
                 events: broadcast::channel(EVENT_BUFFER).0,
                 worker: Mutex::new(None),
                 scheduler: Mutex::new(None),
@@ -182,7 +185,7 @@ pub(crate) struct Inner {
     pub(crate) item_added: Notify,
     running: Mutex<HashMap<(JobId, LeaseToken), CancellationToken>>,
     completions: Mutex<Vec<PendingCompletion>>,
-    flushing: tokio::sync::Mutex<()>,
+    flushing: tokio::sync::Semaphore,
     events: broadcast::Sender<AttemptEvent>,
     worker: Mutex<Option<RunningLoop>>,
     scheduler: Mutex<Option<RunningLoop>>,
@@ -879,15 +882,19 @@ impl Inner {
         Ok(status)
     }
 
-    /// Stores a completion together with the others that finish meanwhile (group commit):
-    /// one caller at a time stores what is pending in one `complete_jobs` call, so concurrent
-    /// attempts share round trips and commits while a lone attempt waits for none. Every caller
-    /// takes its turn, so nothing pending is left behind.
+    /// Stores a completion together with the others that finish meanwhile (group commit): a
+    /// few callers at a time each store what is pending in one `complete_jobs` call, so
+    /// concurrent attempts share round trips and commits while a lone attempt waits for none.
+    /// Every caller takes its turn, so nothing pending is left behind.
     async fn complete(&self, completion: Completion) -> Result<bool> {
         let (tx, rx) = oneshot::channel();
         lock(&self.completions).push((completion, tx));
         {
-            let _flushing = self.flushing.lock().await;
+            let _flushing = self
+                .flushing
+                .acquire()
+                .await
+                .map_err(|_| Error::store_msg("the processor stopped storing completions"))?;
             let batch: Vec<PendingCompletion> = {
                 let mut pending = lock(&self.completions);
                 let take = pending.len().min(MAX_COMPLETION_BATCH);
