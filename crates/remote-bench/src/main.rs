@@ -69,8 +69,8 @@ struct Args {
     /// Queue lengths at which claim latency is measured.
     #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
     queued: Vec<usize>,
-    /// Longest queue on MongoDB (the test server inserts slowly).
-    #[arg(long, default_value_t = 100_000)]
+    /// Longest queue on MongoDB (the test server's claim cost grows with the queue).
+    #[arg(long, default_value_t = 10_000)]
     mongo_max_queued: usize,
     /// Timed claims per queue length.
     #[arg(long, default_value_t = 200)]

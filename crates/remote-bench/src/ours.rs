@@ -141,7 +141,9 @@ pub async fn sustained(
 }
 
 /// Fills a case's jobs table with `n` queued no-op jobs as fast as the backend allows:
-/// server-side `generate_series` (PostgreSQL), a recursive CTE (SQLite), else batched inserts.
+/// server-side `generate_series` (PostgreSQL, then `VACUUM (ANALYZE)` so that a queue in steady
+/// state is measured, not autovacuum catching up with a million fresh rows), a recursive CTE
+/// (SQLite, then `ANALYZE`), else batched inserts.
 pub async fn fill(target: &Target, space: &Space, store: &Opened, n: usize) -> BenchResult<()> {
     let table = target.jobs_table(space);
     let base = Utc::now() - chrono::Duration::days(1);
@@ -159,7 +161,7 @@ pub async fn fill(target: &Target, space: &Space, store: &Opened, n: usize) -> B
             .bind(i64::try_from(n)?)
             .execute(pool)
             .await?;
-            sqlx::query(&format!("ANALYZE {table}"))
+            sqlx::query(&format!("VACUUM (ANALYZE) {table}"))
                 .execute(pool)
                 .await?;
         }
@@ -203,6 +205,9 @@ pub async fn fill(target: &Target, space: &Space, store: &Opened, n: usize) -> B
     Ok(())
 }
 
+/// Untimed claims before the timed ones.
+const WARM_UP: usize = 50;
+
 /// Claim latency with `queued` jobs waiting: `samples` single-job claims, each timed.
 pub async fn claim_latency(
     target: &Target,
@@ -220,8 +225,8 @@ pub async fn claim_latency(
         )
         .await?;
     let processor = processor(&store, WorkerConfig::simple())?;
-    fill(target, &space, &store, queued + settings.samples + 10).await?;
-    for _ in 0..10 {
+    fill(target, &space, &store, queued + settings.samples + WARM_UP).await?;
+    for _ in 0..WARM_UP {
         processor.pull_next_job().await?;
     }
     let mut samples = Vec::with_capacity(settings.samples);
