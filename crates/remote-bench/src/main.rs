@@ -373,10 +373,13 @@ async fn main() -> std::process::ExitCode {
             eprintln!("cannot write {}: {e}", path.display());
         }
     }
-    let failed = reports
+    let unmeasured: Vec<&str> = reports
         .iter()
-        .all(|r| r.drains.iter().all(|d| d.ours.is_none()));
-    if failed {
+        .filter(|r| r.drains.iter().all(|d| d.ours.is_none()))
+        .map(|r| r.store.as_str())
+        .collect();
+    if !unmeasured.is_empty() {
+        eprintln!("no drain could be measured on: {}", unmeasured.join(", "));
         std::process::ExitCode::FAILURE
     } else {
         std::process::ExitCode::SUCCESS

@@ -90,7 +90,12 @@ pub fn svg(reports: &[StoreReport], caption: &str) -> String {
     let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(
         out,
-        r#"<text x="{}" y="22" text-anchor="middle" font-size="14">End-to-end throughput of no-op jobs ({})</text>"#,
+        r#"<text x="{}" y="18" text-anchor="middle" font-size="14">End-to-end throughput of no-op jobs</text>"#,
+        LEFT + plot_w / 2.0,
+    );
+    let _ = writeln!(
+        out,
+        r#"<text x="{}" y="33" text-anchor="middle" font-size="10">{}</text>"#,
         LEFT + plot_w / 2.0,
         escape(caption)
     );
