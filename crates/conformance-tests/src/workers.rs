@@ -31,6 +31,7 @@ macro_rules! __cases_workers {
             r11_idle_worker_is_woken_by_add_job_before_wait_time,
             r11_idle_worker_looks_again_after_wait_time,
             r11_simple_worker_runs_one_job_at_a_time_in_pull_order,
+            r11_simple_worker_runs_a_retried_job_again_before_later_jobs,
             r12_idle_multi_worker_is_woken_by_add_job_before_wait_time,
             r12_multi_worker_runs_up_to_max_threads_and_never_more,
             r12_multi_worker_jobs_of_different_length_finish_out_of_order,
@@ -464,6 +465,41 @@ pub async fn r11_simple_worker_runs_one_job_at_a_time_in_pull_order(store: TestS
         vec!["Job: 1", "Job: 2", "Job: 3", "Job: 4", "Job: 5"]
     );
     assert_eq!(gauge.max(), 1);
+}
+
+/// R11, R3: a failure is stored before the simple worker pulls again, so a job retried without
+/// delay runs again before the jobs added after it. (A worker frees its slot before a
+/// *completion* is stored; a failure keeps the slot until it is stored.)
+pub async fn r11_simple_worker_runs_a_retried_job_again_before_later_jobs(store: TestStore) {
+    let h = Harness::new(store);
+    let p = h.processor(&unique_name("simple-retry"));
+    let log = h.log.clone();
+    p.register(
+        JobFactory::new(
+            "flaky",
+            handler_fn(move |ctx: JobContext| {
+                let log = log.clone();
+                async move {
+                    let n = ctx.input["n"].as_u64().unwrap_or_default();
+                    log.lock().unwrap().push(format!("{n}.{}", ctx.attempt));
+                    if n == 1 && ctx.attempt == 1 {
+                        return Err(JobError::retryable("first attempt of job 1 fails"));
+                    }
+                    Ok(Value::Null)
+                }
+            }),
+        )
+        .max_retries(3)
+        .retry_delay(Duration::ZERO),
+    )
+    .unwrap();
+    for n in 1..=3 {
+        p.add_job("flaky", json!({ "n": n })).await.unwrap();
+    }
+    p.start_processor();
+    h.wait_for_log("four attempts", |l| l.len() == 4).await;
+    p.stop_processor().await;
+    assert_eq!(h.log(), vec!["1.1", "1.2", "2.1", "3.1"]);
 }
 
 /// R12: an idle multi worker with a 30 s wait time runs a job added in the same process at once.

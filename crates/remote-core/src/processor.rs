@@ -166,6 +166,14 @@ pub enum CancelOutcome {
     Unchanged(JobStatus),
 }
 
+/// A job worker's slot, handed to an attempt so that it can give the slot up as soon as its
+/// handler succeeded: the next job then starts while the completion is stored together with
+/// others. `storing` bounds the completions a worker has waiting for the store.
+pub(crate) struct Slot {
+    pub(crate) running: tokio::sync::OwnedSemaphorePermit,
+    pub(crate) storing: Arc<tokio::sync::Semaphore>,
+}
+
 /// A completion waiting to be stored, and who waits for its answer.
 type PendingCompletion = (Completion, oneshot::Sender<Result<bool, String>>);
 
@@ -438,14 +446,14 @@ impl Processor {
                 status: job.status,
             });
         }
-        self.inner.run_attempt(job).await
+        self.inner.run_attempt(job, None).await
     }
 
     /// Claims and runs the next due job; `false` when none was due.
     pub async fn process_next_job(&self) -> Result<bool> {
         match self.pull_next_job().await? {
             Some(job) => {
-                self.inner.run_attempt(job).await?;
+                self.inner.run_attempt(job, None).await?;
                 Ok(true)
             }
             None => Ok(false),
@@ -792,7 +800,14 @@ impl Inner {
     }
 
     /// Runs one claimed attempt and stores its outcome (R3, R4, R8); returns the status after.
-    pub(crate) async fn run_attempt(self: &Arc<Self>, job: Job) -> Result<JobStatus> {
+    /// A worker's `slot` is released once the handler succeeded, before the completion is
+    /// stored; after a failure it is held until the failure is stored, so that a retried job
+    /// is back in the queue before the worker pulls again (R11).
+    pub(crate) async fn run_attempt(
+        self: &Arc<Self>,
+        job: Job,
+        mut slot: Option<Slot>,
+    ) -> Result<JobStatus> {
         let token = job.lease_token.ok_or_else(|| Error::NotClaimed {
             id: job.id.clone(),
             status: job.status,
@@ -823,6 +838,11 @@ impl Inner {
             .await;
         let run_time = started.elapsed();
         lock(&self.running).remove(&(job.id.clone(), token));
+        let mut _storing = None;
+        if let (Ok(_), Some(Slot { running, storing })) = (&result, slot.take()) {
+            _storing = storing.acquire_owned().await.ok();
+            drop(running);
+        }
         let now = self.clock.now();
         let (outcome, applied) = match result {
             Ok(output) => (

@@ -8,7 +8,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::processor::{Inner, Processor};
+use crate::processor::{Inner, Processor, Slot};
 
 /// Shortest pause of an idle worker, so that a zero wait time never spins.
 const MIN_WAIT: Duration = Duration::from_millis(10);
@@ -95,6 +95,7 @@ pub(crate) async fn job_worker(inner: Arc<Inner>, config: WorkerConfig, stop: Ca
     let name = format!("{}-worker", inner.config.name);
     info!("Processor '{name}' started");
     let slots = Arc::new(Semaphore::new(config.slots()));
+    let storing = Arc::new(Semaphore::new(2 * config.slots()));
     let mut tasks = JoinSet::new();
     let mut last_recovery: Option<Instant> = None;
     let mut backoff = MIN_WAIT;
@@ -129,11 +130,14 @@ pub(crate) async fn job_worker(inner: Arc<Inner>, config: WorkerConfig, stop: Ca
                         info!("MultiJobWorker: processing job {}", job.id);
                     }
                     let inner = inner.clone();
+                    let slot = Slot {
+                        running: permit,
+                        storing: storing.clone(),
+                    };
                     tasks.spawn(async move {
-                        if let Err(e) = inner.run_attempt(job).await {
+                        if let Err(e) = inner.run_attempt(job, Some(slot)).await {
                             error!("job attempt could not be recorded: {e}");
                         }
-                        drop(permit);
                     });
                 }
             }
