@@ -73,8 +73,10 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 fn ms(v: f64) -> String {
     if v >= 10.0 {
         format!("{v:.1}")
-    } else {
+    } else if v >= 0.1 {
         format!("{v:.2}")
+    } else {
+        format!("{v:.4}")
     }
 }
 
