@@ -839,9 +839,11 @@ impl Inner {
         let run_time = started.elapsed();
         lock(&self.running).remove(&(job.id.clone(), token));
         let mut _storing = None;
-        if let (Ok(_), Some(Slot { running, storing })) = (&result, slot.take()) {
-            _storing = storing.acquire_owned().await.ok();
-            drop(running);
+        if result.is_ok() {
+            if let Some(Slot { running, storing }) = slot.take() {
+                _storing = storing.acquire_owned().await.ok();
+                drop(running);
+            }
         }
         let now = self.clock.now();
         let (outcome, applied) = match result {
