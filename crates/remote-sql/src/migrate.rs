@@ -29,16 +29,30 @@ impl Migration {
             .replace("{errors}", &tables.errors)
             .replace("{items}", &tables.items)
             .replace("{prefix}", &tables.prefix)
+            .replace(
+                "{schema}",
+                &tables
+                    .schema
+                    .as_ref()
+                    .map_or_else(String::new, |s| format!("\"{s}\".")),
+            )
     }
 }
 
 /// Migrations of the PostgreSQL dialect, in version order.
 #[cfg(feature = "postgres")]
-pub(crate) const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    description: "jobs, error records and scheduler items",
-    sql: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "jobs, error records and scheduler items",
+        sql: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "the claim index alone gives the claim's order",
+        sql: include_str!("../migrations/postgres/0002_claim_order.sql"),
+    },
+];
 
 /// Migrations of the SQLite dialect, in version order.
 #[cfg(feature = "sqlite")]
@@ -85,7 +99,8 @@ mod tests {
         Migration {
             version: 1,
             description: "one",
-            sql: "CREATE TABLE {jobs} (id text); CREATE INDEX \"{prefix}x\" ON {jobs} (id);",
+            sql: "CREATE TABLE {jobs} (id text); CREATE INDEX \"{prefix}x\" ON {jobs} (id); \
+                  DROP INDEX {schema}\"{prefix}y\";",
         },
         Migration {
             version: 2,
@@ -113,7 +128,8 @@ mod tests {
         let tables = Tables::postgres(&crate::SqlOptions::new().schema("s").table_prefix("p_"));
         assert_eq!(
             KNOWN[0].render(&tables),
-            "CREATE TABLE \"s\".\"p_jobs\" (id text); CREATE INDEX \"p_x\" ON \"s\".\"p_jobs\" (id);"
+            "CREATE TABLE \"s\".\"p_jobs\" (id text); CREATE INDEX \"p_x\" ON \"s\".\"p_jobs\" (id); \
+             DROP INDEX \"s\".\"p_y\";"
         );
     }
 }

@@ -93,7 +93,7 @@ impl Statements {
                  FROM (SELECT id FROM {jobs} \
                        WHERE status = 'queued' AND job_name = ANY($4) \
                          AND (retry_time IS NULL OR retry_time <= $1) \
-                       ORDER BY queued_at, id LIMIT $5 \
+                       ORDER BY (queued_at AT TIME ZONE 'UTC'), id LIMIT $5 \
                        FOR UPDATE SKIP LOCKED) AS c \
                  WHERE j.id = c.id RETURNING j.*"
             ),
