@@ -37,13 +37,13 @@ pub fn time(t: Option<DateTime<Utc>>) -> String {
     t.map_or_else(|| "–".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
-/// How far `t` is from `now`: `in 25s`, `3m ago`.
+/// How far `t` is from `now`, to the nearest second: `in 25s`, `3m ago`.
 pub fn relative(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     let Some(t) = t else {
         return String::new();
     };
     let delta = t - now;
-    let secs = delta.num_seconds().unsigned_abs();
+    let secs = (delta.num_milliseconds().unsigned_abs() + 500) / 1000;
     let amount = if secs < 90 {
         format!("{secs}s")
     } else if secs < 90 * 60 {
@@ -144,5 +144,18 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
         assert_eq!(url_value("a b&c"), "a%20b%26c");
+    }
+
+    #[test]
+    fn relative_times_round_to_the_nearest_second() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let at = |ms: i64| Some(now + chrono::TimeDelta::milliseconds(ms));
+        assert_eq!(relative(at(9_990), now), "in 10s");
+        assert_eq!(relative(at(10_400), now), "in 10s");
+        assert_eq!(relative(at(-2_600), now), "3s ago");
+        assert_eq!(relative(at(600_000), now), "in 10m");
+        assert_eq!(relative(None, now), "");
     }
 }
