@@ -91,6 +91,7 @@ pub async fn drain(
     )?;
     let n = settings.jobs;
     let enqueue_time = enqueue(&processor, n, ENQUEUE_BATCH).await?;
+    settle(target, &space, &store).await?;
     let mut events = processor.subscribe();
     let started = Instant::now();
     processor.start_processor();
@@ -161,9 +162,6 @@ pub async fn fill(target: &Target, space: &Space, store: &Opened, n: usize) -> B
             .bind(i64::try_from(n)?)
             .execute(pool)
             .await?;
-            sqlx::query(&format!("VACUUM (ANALYZE) {table}"))
-                .execute(pool)
-                .await?;
         }
         (StoreKind::Sqlite, Some(remote_sql::SqlPool::Sqlite(pool))) => {
             sqlx::query(&format!(
@@ -177,7 +175,6 @@ pub async fn fill(target: &Target, space: &Space, store: &Opened, n: usize) -> B
             .bind(i64::try_from(n)?)
             .execute(pool)
             .await?;
-            sqlx::query("ANALYZE").execute(pool).await?;
         }
         _ => {
             let chunk = 10_000;
@@ -201,6 +198,25 @@ pub async fn fill(target: &Target, space: &Space, store: &Opened, n: usize) -> B
                 left -= take;
             }
         }
+    }
+    settle(target, space, store).await
+}
+
+/// Gives the database fresh statistics on a case's jobs table (PostgreSQL `VACUUM (ANALYZE)`,
+/// SQLite `ANALYZE`), so that a filled queue is measured as a queue in steady state would run,
+/// not while the planner still knows nothing of the rows just added.
+pub async fn settle(target: &Target, space: &Space, store: &Opened) -> BenchResult<()> {
+    let table = target.jobs_table(space);
+    match &store.sql {
+        Some(remote_sql::SqlPool::Postgres(pool)) => {
+            sqlx::query(&format!("VACUUM (ANALYZE) {table}"))
+                .execute(pool)
+                .await?;
+        }
+        Some(remote_sql::SqlPool::Sqlite(pool)) => {
+            sqlx::query("ANALYZE").execute(pool).await?;
+        }
+        _ => {}
     }
     Ok(())
 }
