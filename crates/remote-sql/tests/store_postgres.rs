@@ -20,7 +20,7 @@ use remote_core::{
 };
 use remote_sql::{SqlOptions, SqlStore};
 use serde_json::json;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 /// Runs `body` with a fresh schema name `s` (it may also use `s_b`), then drops both schemas,
 /// whether the body passed or panicked.
@@ -72,28 +72,39 @@ async fn claim(store: &SqlStore, now: i64, limit: usize) -> Vec<Job> {
         .expect("claim")
 }
 
+/// Inserts jobs 1..=n server-side (ids and `queued_at` in row order; name and status from the
+/// given SQL expressions of the row number `g`), then `VACUUM ANALYZE`s the table.
+async fn fill_and_analyze(pool: &PgPool, schema: &str, n: i64, name: &str, status: &str) {
+    sqlx::query(&format!(
+        "INSERT INTO \"{schema}\".remote_jobs \
+           (id, job_name, input, status, retry_counter, max_retries, retry_delay_ms, queued_at) \
+         SELECT lpad(to_hex(g), 24, '0'), {name}, 'null', {status}, 0, 3, 10000, \
+                timestamptz '2026-01-01 00:00:00+00' + g * interval '1 millisecond' \
+         FROM generate_series(1, {n}) AS g"
+    ))
+    .execute(pool)
+    .await
+    .expect("bulk insert");
+    sqlx::query(&format!("VACUUM ANALYZE \"{schema}\".remote_jobs"))
+        .execute(pool)
+        .await
+        .expect("vacuum");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claim_uses_the_claim_index_on_100k_queued_jobs() {
     in_schema(|schema| async move {
         let store = postgres_store(&schema).await;
         let pool = pg_pool(&store);
         // 125 000 rows: every 5th completed, so 100 000 queued; every 10th of another name.
-        sqlx::query(&format!(
-            "INSERT INTO \"{schema}\".remote_jobs \
-               (id, job_name, input, status, retry_counter, max_retries, retry_delay_ms, queued_at) \
-             SELECT lpad(to_hex(g), 24, '0'), \
-                    CASE WHEN g % 10 = 0 THEN 'other' ELSE 'echo' END, '{{}}', \
-                    CASE WHEN g % 5 = 0 THEN 'completed' ELSE 'queued' END, 0, 3, 10000, \
-                    timestamptz '2026-01-01 00:00:00+00' + g * interval '1 millisecond' \
-             FROM generate_series(1, 125000) AS g"
-        ))
-        .execute(&pool)
-        .await
-        .expect("bulk insert");
-        sqlx::query(&format!("ANALYZE \"{schema}\".remote_jobs"))
-            .execute(&pool)
-            .await
-            .expect("analyze");
+        fill_and_analyze(
+            &pool,
+            &schema,
+            125_000,
+            "CASE WHEN g % 10 = 0 THEN 'other' ELSE 'echo' END",
+            "CASE WHEN g % 5 = 0 THEN 'completed' ELSE 'queued' END",
+        )
+        .await;
         let queued = store.count_jobs().await.unwrap()[&JobStatus::Queued];
         assert_eq!(queued, 100_000);
 
@@ -129,20 +140,7 @@ async fn claim_uses_the_claim_index_when_statistics_say_every_job_is_queued() {
     in_schema(|schema| async move {
         let store = postgres_store(&schema).await;
         let pool = pg_pool(&store);
-        sqlx::query(&format!(
-            "INSERT INTO \"{schema}\".remote_jobs \
-               (id, job_name, input, status, retry_counter, max_retries, retry_delay_ms, queued_at) \
-             SELECT lpad(to_hex(g), 24, '0'), 'echo', 'null', 'queued', 0, 3, 10000, \
-                    timestamptz '2026-01-01 00:00:00+00' + g * interval '1 millisecond' \
-             FROM generate_series(1, 10000) AS g"
-        ))
-        .execute(&pool)
-        .await
-        .expect("bulk insert");
-        sqlx::query(&format!("VACUUM ANALYZE \"{schema}\".remote_jobs"))
-            .execute(&pool)
-            .await
-            .expect("vacuum");
+        fill_and_analyze(&pool, &schema, 10_000, "'echo'", "'queued'").await;
         for _ in 0..4 {
             assert_eq!(claim(&store, 3600, 500).await.len(), 500);
         }
