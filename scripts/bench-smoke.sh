@@ -7,24 +7,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# shellcheck source=scripts/mongo-env.sh
+. scripts/mongo-env.sh
 tmp="$(mktemp -d)"
-started_mongo=""
 finish() {
   rm -rf "$tmp"
-  if [ -n "$started_mongo" ]; then scripts/mongo-test-server.sh stop >/dev/null || true; fi
+  stop_started_mongo
 }
 trap finish EXIT
 
 pg_url="${REMOTE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
-mongo_url="${REMOTE_TEST_MONGODB_URL:-}"
-if [ -z "$mongo_url" ]; then
-  if (exec 3<>"/dev/tcp/${MONGO_TEST_HOST:-127.0.0.1}/${MONGO_TEST_PORT:-27018}") 2>/dev/null; then
-    mongo_url="$(scripts/mongo-test-server.sh url)"
-  else
-    mongo_url="$(scripts/mongo-test-server.sh start)"
-    started_mongo=1
-  fi
-fi
 
 cargo build --quiet -p remote-bench
 start=$SECONDS
@@ -32,6 +24,6 @@ start=$SECONDS
   --store memory: \
   --store "sqlite://$tmp/bench.db" \
   --store "$pg_url" \
-  --store "$mongo_url" \
+  --store "$REMOTE_TEST_MONGODB_URL" \
   --plot "$tmp/bench.svg"
 echo "bench-smoke: $((SECONDS - start)) s"

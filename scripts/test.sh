@@ -20,17 +20,8 @@ if ! pg_up; then
 fi
 export REMOTE_TEST_POSTGRES_URL="${REMOTE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 
-started_mongo=""
-if [ -z "${REMOTE_TEST_MONGODB_URL:-}" ]; then
-  if (exec 3<>"/dev/tcp/127.0.0.1/${MONGO_TEST_PORT:-27018}") 2>/dev/null; then
-    REMOTE_TEST_MONGODB_URL="$(scripts/mongo-test-server.sh url)"
-  else
-    REMOTE_TEST_MONGODB_URL="$(scripts/mongo-test-server.sh start)"
-    started_mongo=1
-  fi
-  export REMOTE_TEST_MONGODB_URL
-fi
-stop_mongo() { if [ -n "$started_mongo" ]; then scripts/mongo-test-server.sh stop || true; fi; }
-trap stop_mongo EXIT
+# shellcheck source=scripts/mongo-env.sh
+. scripts/mongo-env.sh
+trap stop_started_mongo EXIT
 
 cargo test --workspace --all-features "$@"
