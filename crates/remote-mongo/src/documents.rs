@@ -24,6 +24,14 @@ pub(crate) fn date(t: DateTime<Utc>) -> Bson {
     Bson::DateTime(bson::DateTime::from_millis(t.timestamp_millis()))
 }
 
+/// The condition on a `retry_time` field that holds at `now`: null or missing, or passed.
+///
+/// One `$not: {$gt}` rather than an `$or` of null and `$lte`, so that a planner never splits
+/// the query into branches: the condition stays a filter on the documents the index yields.
+pub(crate) fn retry_time_passed(now: DateTime<Utc>) -> Document {
+    doc! { "$not": { "$gt": date(now) } }
+}
+
 /// An optional time as a BSON date or null.
 pub(crate) fn opt_date(t: Option<DateTime<Utc>>) -> Bson {
     t.map_or(Bson::Null, date)

@@ -25,11 +25,14 @@ use tracing::{info, warn};
 use crate::config::{MongoStore, CLAIM_INDEX};
 use crate::documents::{
     date, job_from_document, json_text, object_id, record_document, records_from_document,
-    status_from_document,
+    retry_time_passed, status_from_document,
 };
 
-/// Most single-job claims of one `claim_jobs` call in flight at once.
+/// Most conditional claim updates of one `claim_jobs` call in flight at once.
 const MAX_CONCURRENT_CLAIMS: usize = 16;
+/// Candidates read beyond a claim's limit, so that a claim losing a few jobs to other workers
+/// takes the next ones without another sorted read.
+const CANDIDATE_SLACK: usize = 16;
 
 /// Jobs are read without their error records, which only `job_errors` returns.
 fn without_errors() -> Document {
@@ -75,19 +78,20 @@ impl JobStore for MongoStore {
         Ok(())
     }
 
+    /// One sorted read of candidate ids in pull order, then a conditional update per candidate
+    /// by `_id` that re-checks it is still claimable; candidates other workers took are skipped,
+    /// and the read is repeated while the claim is short and the last read came back full.
     async fn claim_jobs(&self, claim: &Claim<'_>) -> Result<Vec<Job>> {
         let mut claimed = Vec::new();
-        if claim.names.is_empty() {
+        if claim.names.is_empty() || claim.limit == 0 {
             return Ok(claimed);
         }
-        let filter = doc! {
+        let claimable = doc! {
             "status": JobStatus::Queued.as_str(),
-            "job_name": { "$in": claim.names },
-            "$or": [
-                { "retry_time": Bson::Null },
-                { "retry_time": { "$lte": date(claim.now) } },
-            ],
+            "retry_time": retry_time_passed(claim.now),
         };
+        let mut candidates_filter = claimable.clone();
+        candidates_filter.insert("job_name", doc! { "$in": claim.names });
         let update = doc! {
             "$set": {
                 "status": JobStatus::Processing.as_str(),
@@ -97,30 +101,49 @@ impl JobStore for MongoStore {
             },
             "$inc": { "retry_counter": 1_i64 },
         };
-        let claim_one = || {
-            self.jobs
-                .find_one_and_update(filter.clone(), update.clone())
+        loop {
+            let asked = claim.limit - claimed.len() + CANDIDATE_SLACK;
+            let candidates: Vec<Document> = self
+                .jobs
+                .find(candidates_filter.clone())
                 .sort(doc! { "queued_at": 1, "_id": 1 })
                 .hint(Hint::Name(CLAIM_INDEX.to_owned()))
-                .projection(without_errors())
-                .return_document(ReturnDocument::After)
-                .into_future()
-        };
-        let mut wanted = claim.limit;
-        while wanted > 0 {
-            let round = wanted.min(MAX_CONCURRENT_CLAIMS);
-            let found = futures::future::join_all((0..round).map(|_| claim_one())).await;
-            let mut dry = false;
-            for found in found {
-                match found.map_err(|e| Error::store("claiming a job", e))? {
-                    Some(doc) => claimed.push(job_from_document(&doc)?),
-                    None => dry = true,
+                .projection(doc! { "_id": 1 })
+                .limit(i64::try_from(asked).unwrap_or(i64::MAX))
+                .await
+                .map_err(|e| Error::store("reading claim candidates", e))?
+                .try_collect()
+                .await
+                .map_err(|e| Error::store("reading claim candidates", e))?;
+            let mut ids = candidates.iter().filter_map(|c| c.get("_id").cloned());
+            loop {
+                let wanted = (claim.limit - claimed.len()).min(MAX_CONCURRENT_CLAIMS);
+                let round: Vec<Bson> = ids.by_ref().take(wanted).collect();
+                if round.is_empty() {
+                    break;
+                }
+                let found = futures::future::join_all(round.into_iter().map(|id| {
+                    let mut filter = claimable.clone();
+                    filter.insert("_id", id);
+                    self.jobs
+                        .find_one_and_update(filter, update.clone())
+                        .projection(without_errors())
+                        .return_document(ReturnDocument::After)
+                        .into_future()
+                }))
+                .await;
+                for found in found {
+                    if let Some(doc) = found.map_err(|e| Error::store("claiming a job", e))? {
+                        claimed.push(job_from_document(&doc)?);
+                    }
+                }
+                if claimed.len() == claim.limit {
+                    break;
                 }
             }
-            if dry {
+            if claimed.len() == claim.limit || candidates.len() < asked {
                 break;
             }
-            wanted -= round;
         }
         claimed.sort_by(|a, b| (a.queued_at, &a.id).cmp(&(b.queued_at, &b.id)));
         Ok(claimed)

@@ -7,15 +7,9 @@ use remote_core::__private::async_trait;
 use remote_core::{Error, ItemId, Result, SchedulerItem, SchedulerStore, Take};
 
 use crate::config::MongoStore;
-use crate::documents::{date, item_document, item_from_document, object_id, opt_date};
-
-/// Unlocked at `now`: no `retry_time`, or one that has passed.
-fn unlocked(now: DateTime<Utc>) -> Bson {
-    Bson::Array(vec![
-        doc! { "retry_time": Bson::Null }.into(),
-        doc! { "retry_time": { "$lte": date(now) } }.into(),
-    ])
-}
+use crate::documents::{
+    date, item_document, item_from_document, object_id, opt_date, retry_time_passed,
+};
 
 #[async_trait]
 impl SchedulerStore for MongoStore {
@@ -80,7 +74,7 @@ impl SchedulerStore for MongoStore {
             .find(doc! {
                 "active": true,
                 "next_call_time": { "$lte": date(now) },
-                "$or": unlocked(now),
+                "retry_time": retry_time_passed(now),
             })
             .sort(doc! { "next_call_time": 1, "_id": 1 })
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -100,7 +94,7 @@ impl SchedulerStore for MongoStore {
                 "$eq": date(take.expected_next_call_time),
                 "$lte": date(take.now),
             },
-            "$or": unlocked(take.now),
+            "retry_time": retry_time_passed(take.now),
         };
         let update = doc! {
             "$set": {
