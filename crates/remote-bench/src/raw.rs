@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
+use futures::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::ReturnDocument;
 use remote_cli::store::StoreKind;
@@ -172,7 +173,8 @@ pub async fn drain(
     Ok(Some(rate(n, elapsed)))
 }
 
-/// One bare MongoDB worker: `find_one_and_update` to claim, `update_one` to complete.
+/// One bare MongoDB worker claiming as remote-mongo does (a sorted read of candidate ids, then
+/// `find_one_and_update` by `_id` until one is taken) and completing with `update_one`.
 async fn mongo_loop(
     jobs: Arc<mongodb::Collection<Document>>,
     deadline: Instant,
@@ -183,28 +185,45 @@ async fn mongo_loop(
         let now = mongodb::bson::DateTime::now();
         let token = LeaseToken::random().0;
         let lease = mongodb::bson::DateTime::from_millis(now.timestamp_millis() + 30_000);
-        let claimed = jobs
-            .find_one_and_update(
-                doc! {
-                    "status": "queued",
-                    "job_name": { "$in": &names },
-                    "$or": [ { "retry_time": Bson::Null }, { "retry_time": { "$lte": now } } ],
-                },
-                doc! {
-                    "$set": {
-                        "status": "processing",
-                        "picked_at": now,
-                        "lease_until": lease,
-                        "lease_token": token,
-                    },
-                    "$inc": { "retry_counter": 1_i64 },
-                },
-            )
+        let claimable = doc! { "status": "queued", "retry_time": { "$not": { "$gt": now } } };
+        let mut read = claimable.clone();
+        read.insert("job_name", doc! { "$in": &names });
+        let candidates: Vec<Document> = jobs
+            .find(read)
             .sort(doc! { "queued_at": 1, "_id": 1 })
             .projection(doc! { "_id": 1 })
-            .return_document(ReturnDocument::After)
+            .limit(17)
+            .await?
+            .try_collect()
             .await?;
-        let Some(claimed) = claimed else { break };
+        if candidates.is_empty() {
+            break;
+        }
+        let mut claimed = None;
+        for candidate in candidates {
+            let mut filter = claimable.clone();
+            filter.insert("_id", candidate.get_object_id("_id")?);
+            claimed = jobs
+                .find_one_and_update(
+                    filter,
+                    doc! {
+                        "$set": {
+                            "status": "processing",
+                            "picked_at": now,
+                            "lease_until": lease,
+                            "lease_token": token,
+                        },
+                        "$inc": { "retry_counter": 1_i64 },
+                    },
+                )
+                .projection(doc! { "_id": 1 })
+                .return_document(ReturnDocument::After)
+                .await?;
+            if claimed.is_some() {
+                break;
+            }
+        }
+        let Some(claimed) = claimed else { continue };
         let id = claimed.get_object_id("_id")?;
         jobs.update_one(
             doc! { "_id": id, "status": "processing", "lease_token": token },
