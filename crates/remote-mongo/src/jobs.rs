@@ -34,6 +34,77 @@ const MAX_CONCURRENT_CLAIMS: usize = 16;
 /// takes the next ones without another sorted read.
 const CANDIDATE_SLACK: usize = 16;
 
+impl MongoStore {
+    /// The claim of `claim_jobs`, pushing each job into `claimed` as soon as it is taken.
+    async fn claim_into(&self, claim: &Claim<'_>, claimed: &mut Vec<Job>) -> Result<()> {
+        let claimable = doc! {
+            "status": JobStatus::Queued.as_str(),
+            "retry_time": retry_time_passed(claim.now),
+        };
+        let mut read = claimable.clone();
+        read.insert("job_name", doc! { "$in": claim.names });
+        let update = doc! {
+            "$set": {
+                "status": JobStatus::Processing.as_str(),
+                "picked_at": date(claim.now),
+                "lease_until": date(claim.lease_until),
+                "lease_token": claim.token.0,
+            },
+            "$inc": { "retry_counter": 1_i64 },
+        };
+        loop {
+            let asked = claim.limit - claimed.len() + CANDIDATE_SLACK;
+            let candidates: Vec<Document> = self
+                .jobs
+                .find(read.clone())
+                .sort(doc! { "queued_at": 1, "_id": 1 })
+                .hint(Hint::Name(CLAIM_INDEX.to_owned()))
+                .projection(doc! { "_id": 1 })
+                .limit(i64::try_from(asked).unwrap_or(i64::MAX))
+                .await
+                .map_err(|e| Error::store("reading claim candidates", e))?
+                .try_collect()
+                .await
+                .map_err(|e| Error::store("reading claim candidates", e))?;
+            let mut ids = candidates.iter().filter_map(|c| c.get("_id").cloned());
+            while claimed.len() < claim.limit {
+                let wanted = (claim.limit - claimed.len()).min(MAX_CONCURRENT_CLAIMS);
+                let round: Vec<Bson> = ids.by_ref().take(wanted).collect();
+                if round.is_empty() {
+                    break;
+                }
+                let found = futures::future::join_all(round.into_iter().map(|id| {
+                    let mut filter = claimable.clone();
+                    filter.insert("_id", id);
+                    self.jobs
+                        .find_one_and_update(filter, update.clone())
+                        .projection(without_errors())
+                        .return_document(ReturnDocument::After)
+                        .into_future()
+                }))
+                .await;
+                let mut failed = None;
+                for found in found {
+                    match found {
+                        Ok(Some(doc)) => match job_from_document(&doc) {
+                            Ok(job) => claimed.push(job),
+                            Err(e) => failed = Some(e),
+                        },
+                        Ok(None) => {}
+                        Err(e) => failed = Some(Error::store("claiming a job", e)),
+                    }
+                }
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+            }
+            if claimed.len() == claim.limit || candidates.len() < asked {
+                return Ok(());
+            }
+        }
+    }
+}
+
 /// Jobs are read without their error records, which only `job_errors` returns.
 fn without_errors() -> Document {
     doc! { "errors": 0 }
@@ -81,69 +152,21 @@ impl JobStore for MongoStore {
     /// One sorted read of candidate ids in pull order, then a conditional update per candidate
     /// by `_id` that re-checks it is still claimable; candidates other workers took are skipped,
     /// and the read is repeated while the claim is short and the last read came back full.
+    /// When a call fails after jobs were claimed, those jobs are returned, so that none waits
+    /// for its lease to expire; the error shows on the next claim.
     async fn claim_jobs(&self, claim: &Claim<'_>) -> Result<Vec<Job>> {
         let mut claimed = Vec::new();
         if claim.names.is_empty() || claim.limit == 0 {
             return Ok(claimed);
         }
-        let claimable = doc! {
-            "status": JobStatus::Queued.as_str(),
-            "retry_time": retry_time_passed(claim.now),
-        };
-        let mut candidates_filter = claimable.clone();
-        candidates_filter.insert("job_name", doc! { "$in": claim.names });
-        let update = doc! {
-            "$set": {
-                "status": JobStatus::Processing.as_str(),
-                "picked_at": date(claim.now),
-                "lease_until": date(claim.lease_until),
-                "lease_token": claim.token.0,
-            },
-            "$inc": { "retry_counter": 1_i64 },
-        };
-        loop {
-            let asked = claim.limit - claimed.len() + CANDIDATE_SLACK;
-            let candidates: Vec<Document> = self
-                .jobs
-                .find(candidates_filter.clone())
-                .sort(doc! { "queued_at": 1, "_id": 1 })
-                .hint(Hint::Name(CLAIM_INDEX.to_owned()))
-                .projection(doc! { "_id": 1 })
-                .limit(i64::try_from(asked).unwrap_or(i64::MAX))
-                .await
-                .map_err(|e| Error::store("reading claim candidates", e))?
-                .try_collect()
-                .await
-                .map_err(|e| Error::store("reading claim candidates", e))?;
-            let mut ids = candidates.iter().filter_map(|c| c.get("_id").cloned());
-            loop {
-                let wanted = (claim.limit - claimed.len()).min(MAX_CONCURRENT_CLAIMS);
-                let round: Vec<Bson> = ids.by_ref().take(wanted).collect();
-                if round.is_empty() {
-                    break;
-                }
-                let found = futures::future::join_all(round.into_iter().map(|id| {
-                    let mut filter = claimable.clone();
-                    filter.insert("_id", id);
-                    self.jobs
-                        .find_one_and_update(filter, update.clone())
-                        .projection(without_errors())
-                        .return_document(ReturnDocument::After)
-                        .into_future()
-                }))
-                .await;
-                for found in found {
-                    if let Some(doc) = found.map_err(|e| Error::store("claiming a job", e))? {
-                        claimed.push(job_from_document(&doc)?);
-                    }
-                }
-                if claimed.len() == claim.limit {
-                    break;
-                }
+        if let Err(e) = self.claim_into(claim, &mut claimed).await {
+            if claimed.is_empty() {
+                return Err(e);
             }
-            if claimed.len() == claim.limit || candidates.len() < asked {
-                break;
-            }
+            warn!(
+                "claim cut short, keeping the {} jobs claimed: {e}",
+                claimed.len()
+            );
         }
         claimed.sort_by(|a, b| (a.queued_at, &a.id).cmp(&(b.queued_at, &b.id)));
         Ok(claimed)
