@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use remote_core::{
-    handler_fn, CronLists, Error, ItemId, JobContext, JobError, JobFactory, JobQuery, JobStatus,
-    Processor, Schedule, SchedulerItem,
+    handler_fn, CronLists, Error, ItemId, Job, JobContext, JobError, JobFactory, JobId, JobQuery,
+    JobStatus, Processor, Schedule, SchedulerItem,
 };
 use serde_json::{json, Value};
 
@@ -42,6 +42,7 @@ macro_rules! __cases_scheduler {
             r15_three_schedulers_firing_at_once_add_one_job_per_occurrence,
             r15_three_schedulers_pulling_at_once_take_each_occurrence_once,
             r15_three_scheduler_workers_add_one_job_per_occurrence,
+            r15_an_occurrence_whose_job_a_dead_scheduler_stored_is_not_added_again,
             r16_fire_due_items_adds_the_job_with_the_items_input,
             r16_fire_due_items_fires_every_due_item_once,
             r16_unknown_job_name_logs_an_error_and_stays_scheduled,
@@ -610,6 +611,45 @@ pub async fn r15_pull_without_firing_keeps_the_lock_for_retry_delay(store: TestS
     assert_eq!(h.p.fire_due_items().await.unwrap(), 0);
     h.clock.set(t0() + secs(360));
     assert_eq!(pull_id(&h.p).await, Some(id));
+}
+
+/// R15: each occurrence's job is stored under `JobId::for_occurrence` before the item is
+/// taken; when a scheduler died between the two, the next one finds the job stored, takes the
+/// item and adds no second job, so the occurrence is neither lost nor doubled.
+pub async fn r15_an_occurrence_whose_job_a_dead_scheduler_stored_is_not_added_again(
+    store: TestStore,
+) {
+    let h = Harness::new(store);
+    let id =
+        h.p.add_scheduler_item(SchedulerItem::delay("echo", 60).with_input(json!("tick")))
+            .await
+            .unwrap();
+    h.clock.set(t0() + secs(60));
+    let mut stored = Job::queued("echo", json!("tick"), 3, Duration::from_secs(10), t0());
+    stored.id = JobId::for_occurrence(&id, t0() + secs(60));
+    h.jobs
+        .insert_jobs(std::slice::from_ref(&stored))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        h.p.fire_due_items().await.unwrap(),
+        1,
+        "the occurrence fired"
+    );
+    let item = h.p.scheduler_item(&id).await.unwrap();
+    assert_eq!(item.next_call_time, Some(t0() + secs(120)));
+    let ids: Vec<JobId> = jobs(&h).await.into_iter().map(|j| j.id).collect();
+    assert_eq!(ids, [stored.id.clone()], "no second job for the occurrence");
+
+    h.clock.set(t0() + secs(120));
+    assert_eq!(h.p.fire_due_items().await.unwrap(), 1);
+    let ids: Vec<JobId> = jobs(&h).await.into_iter().map(|j| j.id).collect();
+    assert_eq!(
+        ids,
+        [stored.id, JobId::for_occurrence(&id, t0() + secs(120))],
+        "the next occurrence's job, under its own id"
+    );
 }
 
 /// Three processors on the store with `echo` registered, sharing the harness clock.

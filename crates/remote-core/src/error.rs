@@ -14,6 +14,9 @@ pub enum Error {
     /// No job with this id.
     #[error("job {0} not found")]
     JobNotFound(JobId),
+    /// A job with this id is stored already; the stored one is unchanged.
+    #[error("job {0} exists already")]
+    JobExists(JobId),
     /// No scheduler item with this id.
     #[error("scheduler item {0} not found")]
     ItemNotFound(ItemId),

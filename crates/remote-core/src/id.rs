@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -31,7 +32,21 @@ fn generate() -> String {
     bytes[..4].copy_from_slice(&secs.to_be_bytes());
     bytes[4..9].copy_from_slice(process_bytes());
     bytes[9..].copy_from_slice(&count.to_be_bytes()[1..]);
+    hex(&bytes)
+}
+
+fn hex(bytes: &[u8; 12]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 64-bit FNV-1a: a hash that every build and platform computes alike.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    parts
+        .iter()
+        .flat_map(|part| part.iter())
+        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
 }
 
 fn normalise(kind: &'static str, value: &str) -> Result<String, Error> {
@@ -108,6 +123,24 @@ id_type!(
     ItemId,
     "scheduler item"
 );
+
+impl JobId {
+    /// The id of the job that `item`'s occurrence at `at` adds (R15): every scheduler process
+    /// derives the same one, so a store that refuses a second job of that id stores the
+    /// occurrence once, however many schedulers fire it and whichever of them dies half-way.
+    /// Like a fresh id it starts with the seconds of `at`; the rest is a hash of both.
+    pub fn for_occurrence(item: &ItemId, at: DateTime<Utc>) -> Self {
+        let secs = u32::try_from(at.timestamp()).unwrap_or(0);
+        let hash = fnv1a(&[
+            item.as_str().as_bytes(),
+            &at.timestamp_millis().to_be_bytes(),
+        ]);
+        let mut bytes = [0u8; 12];
+        bytes[..4].copy_from_slice(&secs.to_be_bytes());
+        bytes[4..].copy_from_slice(&hash.to_be_bytes());
+        Self(hex(&bytes))
+    }
+}
 id_type!(
     /// Identifies one error record of a job.
     RecordId,
@@ -128,6 +161,24 @@ impl LeaseToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn occurrence_ids_are_fixed_by_item_and_time() {
+        let item = ItemId::parse("65a1b2c3d4e5f60718293a4b").unwrap();
+        let other = ItemId::parse("65a1b2c3d4e5f60718293a4c").unwrap();
+        let at = DateTime::parse_from_rfc3339("2026-11-28T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let id = JobId::for_occurrence(&item, at);
+        assert_eq!(id.as_str(), "6b0ac2409246d1557a59fd6c");
+        assert_eq!(JobId::for_occurrence(&item, at), id);
+        assert_ne!(JobId::for_occurrence(&other, at), id);
+        assert_ne!(
+            JobId::for_occurrence(&item, at + chrono::TimeDelta::milliseconds(1)),
+            id
+        );
+        assert_eq!(JobId::parse(id.as_str()).unwrap(), id);
+    }
 
     #[test]
     fn ids_are_unique_ordered_and_round_trip() {

@@ -621,15 +621,8 @@ impl Processor {
                 return Ok(None);
             }
             for mut item in due {
-                let Some(expected) = item.next_call_time else {
+                let Some(take) = take_of(&item, now) else {
                     continue;
-                };
-                let take = Take {
-                    id: item.id.clone(),
-                    expected_next_call_time: expected,
-                    next_call_time: item.schedule.next_after(now),
-                    retry_time: add(now, item.retry_delay),
-                    now,
                 };
                 if self.inner.items.take_item(&take).await? {
                     item.next_call_time = take.next_call_time;
@@ -642,28 +635,93 @@ impl Processor {
         Ok(None)
     }
 
-    /// One scheduler pass: fires every due item (R16); returns the number of jobs added.
+    /// One scheduler pass: fires every due item (R15, R16); returns the number of jobs added.
+    ///
+    /// Each occurrence's job is stored first, under the id [`JobId::for_occurrence`] derives
+    /// from the item and the occurrence, and the item is taken after. A scheduler that dies
+    /// between the two leaves the item due and its job stored: whoever fires it next finds the
+    /// job there ([`Error::JobExists`]) and only takes the item, so no occurrence is lost or
+    /// added twice.
     pub async fn fire_due_items(&self) -> Result<usize> {
         let mut added = 0;
-        while let Some(item) = self.pull_next_scheduler_item().await? {
-            match self.add_job(&item.job_name, item.input.clone()).await {
-                Ok(job) => {
+        for _ in 0..MAX_TAKE_ROUNDS {
+            let now = self.now();
+            let due = self.inner.items.due_items(now, 16).await?;
+            let mut took = false;
+            for item in due {
+                let Some(take) = take_of(&item, now) else {
+                    continue;
+                };
+                let job = self
+                    .store_occurrence(&item, take.expected_next_call_time, now)
+                    .await?;
+                if !self.inner.items.take_item(&take).await? {
+                    continue;
+                }
+                took = true;
+                if let Some(job) = job {
                     added += 1;
                     info!(item = %item.id, job = %job, "Scheduler item {} added job '{}'", item.id, item.job_name);
                 }
-                Err(Error::UnknownJob(name)) => error!(
+                self.inner
+                    .items
+                    .release_item(&item.id, take.retry_time)
+                    .await?;
+            }
+            if !took {
+                return Ok(added);
+            }
+        }
+        warn!("due scheduler items were taken by others {MAX_TAKE_ROUNDS} times in a row; trying again next pass");
+        Ok(added)
+    }
+
+    /// Stores the job of `item`'s occurrence at `at` unless it is stored already; `None`, with
+    /// the error logged, when no factory of the item's job name is registered (R16).
+    async fn store_occurrence(
+        &self,
+        item: &SchedulerItem,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<JobId>> {
+        let mut job = match self.new_job(&item.job_name, item.input.clone().into(), None, now) {
+            Ok(job) => job,
+            Err(Error::UnknownJob(name)) => {
+                error!(
                     item = %item.id,
                     "Scheduler item {} cannot add unknown job '{name}'; it stays scheduled",
                     item.id
-                ),
-                Err(e) => return Err(e),
+                );
+                return Ok(None);
             }
-            if let Some(lock) = item.retry_time {
-                self.inner.items.release_item(&item.id, lock).await?;
-            }
+            Err(e) => return Err(e),
+        };
+        job.id = JobId::for_occurrence(&item.id, at);
+        match self
+            .inner
+            .jobs
+            .insert_jobs(std::slice::from_ref(&job))
+            .await
+        {
+            Ok(()) => self.inner.job_added.notify_one(),
+            Err(Error::JobExists(_)) => {}
+            Err(e) => return Err(e),
         }
-        Ok(added)
+        Ok(Some(job.id))
     }
+}
+
+/// The take of `item`'s due occurrence at `now`: lock for its `retry_delay`, next call time
+/// the first firing after `now` (R15); `None` for an item without a next call time.
+fn take_of(item: &SchedulerItem, now: DateTime<Utc>) -> Option<Take> {
+    let expected = item.next_call_time?;
+    Some(Take {
+        id: item.id.clone(),
+        expected_next_call_time: expected,
+        next_call_time: item.schedule.next_after(now),
+        retry_time: add(now, item.retry_delay),
+        now,
+    })
 }
 
 /// Cuts an item's times to milliseconds; a rule that never fires has no next call time (R17).

@@ -79,7 +79,9 @@ pub struct Take {
 /// when the job is `processing` under that token, and report with `false` when they did not.
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
-    /// Stores new jobs as given (status `queued`).
+    /// Stores new jobs as given (status `queued`). A job whose id is stored already is refused
+    /// with [`Error::JobExists`](crate::Error::JobExists) and leaves the stored job unchanged;
+    /// the scheduler relies on it to store each occurrence's job once (R15).
     async fn insert_jobs(&self, jobs: &[Job]) -> Result<()>;
 
     /// Atomically claims up to `claim.limit` due jobs in pull order (R2): status `processing`,

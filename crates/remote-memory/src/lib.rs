@@ -6,14 +6,14 @@
 
 #![warn(missing_docs)]
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use remote_core::__private::async_trait;
 use remote_core::{
-    Claim, Completion, ErrorRecord, Failure, ItemId, Job, JobId, JobQuery, JobStatus, JobStore,
-    LeaseToken, Result, SchedulerItem, SchedulerStore, StatusCounts, Take,
+    Claim, Completion, Error, ErrorRecord, Failure, ItemId, Job, JobId, JobQuery, JobStatus,
+    JobStore, LeaseToken, Result, SchedulerItem, SchedulerStore, StatusCounts, Take,
 };
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -63,6 +63,13 @@ fn end_lease(job: &mut Job) {
 impl JobStore for MemoryStore {
     async fn insert_jobs(&self, jobs: &[Job]) -> Result<()> {
         let mut state = self.state();
+        let mut ids = HashSet::with_capacity(jobs.len());
+        if let Some(job) = jobs
+            .iter()
+            .find(|job| state.jobs.contains_key(&job.id) || !ids.insert(&job.id))
+        {
+            return Err(Error::JobExists(job.id.clone()));
+        }
         for job in jobs {
             if job.status == JobStatus::Queued {
                 state.queue.insert((job.queued_at, job.id.clone()));

@@ -105,6 +105,22 @@ impl MongoStore {
     }
 }
 
+/// The position of the first document an `insert_many` refused for a duplicate `_id`.
+fn refused_as_duplicate(error: &mongodb::error::Error) -> Option<usize> {
+    match error.kind.as_ref() {
+        ErrorKind::InsertMany(failure) => failure
+            .write_errors
+            .as_ref()?
+            .iter()
+            .find(|write| write.code == DUPLICATE_KEY)
+            .map(|write| write.index),
+        _ => None,
+    }
+}
+
+/// The server's error code for a duplicate key.
+const DUPLICATE_KEY: i32 = 11000;
+
 /// Jobs are read without their error records, which only `job_errors` returns.
 fn without_errors() -> Document {
     doc! { "errors": 0 }
@@ -141,11 +157,12 @@ impl JobStore for MongoStore {
             .iter()
             .map(crate::documents::job_document)
             .collect::<Result<Vec<_>>>()?;
-        self.jobs
-            .insert_many(docs)
-            .ordered(true)
-            .await
-            .map_err(|e| Error::store("inserting jobs", e))?;
+        self.jobs.insert_many(docs).ordered(true).await.map_err(
+            |e| match refused_as_duplicate(&e).and_then(|i| jobs.get(i)) {
+                Some(job) => Error::JobExists(job.id.clone()),
+                None => Error::store("inserting jobs", e),
+            },
+        )?;
         Ok(())
     }
 

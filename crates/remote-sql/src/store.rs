@@ -1,5 +1,6 @@
 //! [`SqlStore`]: the one public store type, over either dialect.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -144,12 +145,40 @@ impl SqlStore {
     pub async fn explain_claim(&self, names: &[String], limit: usize) -> Result<String> {
         self.backend.explain_claim(names, limit).await
     }
+
+    /// The id that made an insert of `jobs` break a unique constraint: the first repeated
+    /// among them, or else the first stored already. Read only after such a refusal.
+    async fn duplicate_id(&self, jobs: &[Job]) -> Result<JobId> {
+        let mut seen = HashSet::with_capacity(jobs.len());
+        if let Some(job) = jobs.iter().find(|job| !seen.insert(&job.id)) {
+            return Ok(job.id.clone());
+        }
+        for job in jobs {
+            if self.backend.get_job(&job.id).await?.is_some() {
+                return Ok(job.id.clone());
+            }
+        }
+        Err(Error::store_msg(
+            "a unique constraint refused the jobs, yet none of their ids is stored",
+        ))
+    }
+}
+
+/// True when a store error comes from a unique constraint of the database.
+fn unique_violation(error: &Error) -> bool {
+    std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<sqlx::Error>())
+        .and_then(sqlx::Error::as_database_error)
+        .is_some_and(|database| database.is_unique_violation())
 }
 
 #[async_trait]
 impl JobStore for SqlStore {
     async fn insert_jobs(&self, jobs: &[Job]) -> Result<()> {
-        self.backend.insert_jobs(jobs).await
+        match self.backend.insert_jobs(jobs).await {
+            Err(e) if unique_violation(&e) => Err(Error::JobExists(self.duplicate_id(jobs).await?)),
+            other => other,
+        }
     }
 
     async fn claim_jobs(&self, claim: &Claim<'_>) -> Result<Vec<Job>> {
