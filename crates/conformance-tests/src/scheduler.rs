@@ -47,8 +47,8 @@ macro_rules! __cases_scheduler {
             r16_fire_due_items_fires_every_due_item_once,
             r16_unknown_job_name_logs_an_error_and_stays_scheduled,
             r16_scheduler_worker_fires_due_items_until_stopped,
-            r16_lock_is_released_after_firing_so_an_every_minute_cron_fires_every_minute,
-            r16_lock_is_released_after_firing_so_a_delay_fires_every_delay,
+            r16_firing_leaves_no_lock_so_an_every_minute_cron_fires_every_minute,
+            r16_firing_leaves_no_lock_so_a_delay_fires_every_delay,
         });
     };
 }
@@ -899,11 +899,12 @@ pub async fn r16_scheduler_worker_fires_due_items_until_stopped(store: TestStore
     assert!(jobs(&h).await.iter().all(|j| j.input == json!("tick")));
 }
 
-/// R16, a decision of this project: after a successful firing the scheduler releases the
-/// item's lock (`retry_time`), which only guards against a scheduler dying between pull and
-/// firing. So an every-minute Cron with the default 300 s `retry_delay` fires every minute
-/// (the seed's lock would have let it fire only every fifth minute).
-pub async fn r16_lock_is_released_after_firing_so_an_every_minute_cron_fires_every_minute(
+/// R16, a decision of this project: the scheduler stores an occurrence's job before it takes
+/// the item (so a scheduler dying in between loses nothing) and takes it without a lock
+/// (`retry_time`), which only `pull_next_scheduler_item` sets. So an every-minute Cron with the
+/// default 300 s `retry_delay` fires every minute (the seed's lock would have let it fire only
+/// every fifth minute).
+pub async fn r16_firing_leaves_no_lock_so_an_every_minute_cron_fires_every_minute(
     store: TestStore,
 ) {
     let h = Harness::new(store);
@@ -918,7 +919,7 @@ pub async fn r16_lock_is_released_after_firing_so_an_every_minute_cron_fires_eve
         h.advance(Duration::from_secs(60));
         assert_eq!(h.p.fire_due_items().await.unwrap(), 1, "minute {minute}");
         let item = h.p.scheduler_item(&id).await.unwrap();
-        assert_eq!(item.retry_time, None, "lock released after firing");
+        assert_eq!(item.retry_time, None, "no lock after firing");
         assert_eq!(
             item.next_call_time,
             Some(t0() + secs(60 * (minute + 1))),
@@ -929,8 +930,8 @@ pub async fn r16_lock_is_released_after_firing_so_an_every_minute_cron_fires_eve
 }
 
 /// R16, the same decision for Delay: a 60 s Delay with the default 300 s lock fires every
-/// 60 s because firing releases the lock.
-pub async fn r16_lock_is_released_after_firing_so_a_delay_fires_every_delay(store: TestStore) {
+/// 60 s because firing leaves no lock.
+pub async fn r16_firing_leaves_no_lock_so_a_delay_fires_every_delay(store: TestStore) {
     let h = Harness::new(store);
     h.p.add_scheduler_item(SchedulerItem::delay("echo", 60))
         .await

@@ -621,12 +621,13 @@ impl Processor {
                 return Ok(None);
             }
             for mut item in due {
-                let Some(take) = take_of(&item, now) else {
+                let lock = add(now, item.retry_delay);
+                let Some(take) = take_of(&item, now, Some(lock)) else {
                     continue;
                 };
                 if self.inner.items.take_item(&take).await? {
                     item.next_call_time = take.next_call_time;
-                    item.retry_time = Some(take.retry_time);
+                    item.retry_time = take.retry_time;
                     return Ok(Some(item));
                 }
             }
@@ -638,10 +639,10 @@ impl Processor {
     /// One scheduler pass: fires every due item (R15, R16); returns the number of jobs added.
     ///
     /// Each occurrence's job is stored first, under the id [`JobId::for_occurrence`] derives
-    /// from the item and the occurrence, and the item is taken after. A scheduler that dies
-    /// between the two leaves the item due and its job stored: whoever fires it next finds the
-    /// job there ([`Error::JobExists`]) and only takes the item, so no occurrence is lost or
-    /// added twice.
+    /// from the item and the occurrence, and the item is taken after, without a lock. A
+    /// scheduler that dies between the two leaves the item due and its job stored: whoever
+    /// fires it next finds the job there ([`Error::JobExists`]) and only takes the item, so no
+    /// occurrence is lost or added twice, and none waits for a lock to expire.
     pub async fn fire_due_items(&self) -> Result<usize> {
         let mut added = 0;
         for _ in 0..MAX_TAKE_ROUNDS {
@@ -649,7 +650,7 @@ impl Processor {
             let due = self.inner.items.due_items(now, 16).await?;
             let mut took = false;
             for item in due {
-                let Some(take) = take_of(&item, now) else {
+                let Some(take) = take_of(&item, now, None) else {
                     continue;
                 };
                 let job = self
@@ -663,10 +664,6 @@ impl Processor {
                     added += 1;
                     info!(item = %item.id, job = %job, "Scheduler item {} added job '{}'", item.id, item.job_name);
                 }
-                self.inner
-                    .items
-                    .release_item(&item.id, take.retry_time)
-                    .await?;
             }
             if !took {
                 return Ok(added);
@@ -711,15 +708,18 @@ impl Processor {
     }
 }
 
-/// The take of `item`'s due occurrence at `now`: lock for its `retry_delay`, next call time
-/// the first firing after `now` (R15); `None` for an item without a next call time.
-fn take_of(item: &SchedulerItem, now: DateTime<Utc>) -> Option<Take> {
-    let expected = item.next_call_time?;
+/// The take of `item`'s due occurrence at `now` with the lock `retry_time`: next call time the
+/// first firing after `now` (R15); `None` for an item without a next call time.
+fn take_of(
+    item: &SchedulerItem,
+    now: DateTime<Utc>,
+    retry_time: Option<DateTime<Utc>>,
+) -> Option<Take> {
     Some(Take {
         id: item.id.clone(),
-        expected_next_call_time: expected,
+        expected_next_call_time: item.next_call_time?,
         next_call_time: item.schedule.next_after(now),
-        retry_time: add(now, item.retry_delay),
+        retry_time,
         now,
     })
 }

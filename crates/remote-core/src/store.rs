@@ -67,8 +67,8 @@ pub struct Take {
     pub expected_next_call_time: DateTime<Utc>,
     /// The next call time to store (`None`: never again).
     pub next_call_time: Option<DateTime<Utc>>,
-    /// The lock to store as `retry_time`.
-    pub retry_time: DateTime<Utc>,
+    /// The lock to store as `retry_time` (`None`: no lock).
+    pub retry_time: Option<DateTime<Utc>>,
     /// Current time: the item must be active, due and unlocked at `now`.
     pub now: DateTime<Utc>,
 }
@@ -177,9 +177,6 @@ pub trait SchedulerStore: Send + Sync + 'static {
     /// Atomically writes `next_call_time` and `retry_time` if the item is still due at `now`
     /// and its `next_call_time` is still `expected_next_call_time`; `false` otherwise.
     async fn take_item(&self, take: &Take) -> Result<bool>;
-
-    /// Clears the item's lock if it is still `retry_time`; `false` otherwise.
-    async fn release_item(&self, id: &ItemId, retry_time: DateTime<Utc>) -> Result<bool>;
 }
 
 /// A store of both jobs and scheduler items, as most backends are.

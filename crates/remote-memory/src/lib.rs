@@ -324,18 +324,7 @@ impl SchedulerStore for MemoryStore {
             return Ok(false);
         }
         item.next_call_time = take.next_call_time;
-        item.retry_time = Some(take.retry_time);
+        item.retry_time = take.retry_time;
         Ok(true)
-    }
-
-    async fn release_item(&self, id: &ItemId, retry_time: DateTime<Utc>) -> Result<bool> {
-        let mut state = self.state();
-        Ok(match state.items.get_mut(id) {
-            Some(item) if item.retry_time == Some(retry_time) => {
-                item.retry_time = None;
-                true
-            }
-            _ => false,
-        })
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use mongodb::bson::{doc, Bson, Document};
+use mongodb::bson::{doc, Document};
 use remote_core::__private::async_trait;
 use remote_core::{Error, ItemId, Result, SchedulerItem, SchedulerStore, Take};
 
@@ -99,7 +99,7 @@ impl SchedulerStore for MongoStore {
         let update = doc! {
             "$set": {
                 "next_call_time": opt_date(take.next_call_time),
-                "retry_time": date(take.retry_time),
+                "retry_time": opt_date(take.retry_time),
             },
         };
         let result = self
@@ -107,18 +107,6 @@ impl SchedulerStore for MongoStore {
             .update_one(filter, update)
             .await
             .map_err(|e| Error::store(format!("taking scheduler item {}", take.id), e))?;
-        Ok(result.matched_count == 1)
-    }
-
-    async fn release_item(&self, id: &ItemId, retry_time: DateTime<Utc>) -> Result<bool> {
-        let result = self
-            .items
-            .update_one(
-                doc! { "_id": object_id(id.as_str())?, "retry_time": date(retry_time) },
-                doc! { "$set": { "retry_time": Bson::Null } },
-            )
-            .await
-            .map_err(|e| Error::store(format!("releasing scheduler item {id}"), e))?;
         Ok(result.matched_count == 1)
     }
 }

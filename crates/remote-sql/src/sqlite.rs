@@ -70,7 +70,6 @@ struct Statements {
     delete_item: String,
     due_items: String,
     take_item: String,
-    release_item: String,
 }
 
 impl Statements {
@@ -165,9 +164,6 @@ impl Statements {
                 "UPDATE {items} SET next_call_time = $2, retry_time = $3 \
                  WHERE id = $1 AND active AND next_call_time = $4 AND next_call_time <= $5 \
                    AND (retry_time IS NULL OR retry_time <= $5)"
-            ),
-            release_item: format!(
-                "UPDATE {items} SET retry_time = NULL WHERE id = $1 AND retry_time = $2"
             ),
         }
     }
@@ -702,16 +698,9 @@ impl SchedulerStore for SqliteBackend {
         let query = sqlx::query(&self.sql.take_item)
             .bind(take.id.as_str())
             .bind(opt_ms(take.next_call_time))
-            .bind(ms(take.retry_time))
+            .bind(opt_ms(take.retry_time))
             .bind(ms(take.expected_next_call_time))
             .bind(ms(take.now));
         self.changed(query, "cannot take a scheduler item").await
-    }
-
-    async fn release_item(&self, id: &ItemId, retry_time: DateTime<Utc>) -> Result<bool> {
-        let query = sqlx::query(&self.sql.release_item)
-            .bind(id.as_str())
-            .bind(ms(retry_time));
-        self.changed(query, "cannot release a scheduler item").await
     }
 }

@@ -274,8 +274,4 @@ impl SchedulerStore for SqlStore {
     async fn take_item(&self, take: &Take) -> Result<bool> {
         self.backend.take_item(take).await
     }
-
-    async fn release_item(&self, id: &ItemId, retry_time: DateTime<Utc>) -> Result<bool> {
-        self.backend.release_item(id, retry_time).await
-    }
 }

@@ -452,7 +452,7 @@ async fn race_for_one_occurrence(a: SqlStore, b: SqlStore) {
         id: item.id.clone(),
         expected_next_call_time: t(60),
         next_call_time: Some(t(120)),
-        retry_time: t(360),
+        retry_time: Some(t(360)),
         now: t(61),
     };
     let racers: Vec<_> = (0..8)

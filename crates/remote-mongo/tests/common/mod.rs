@@ -209,10 +209,6 @@ impl SchedulerStore for CancelGate {
     async fn take_item(&self, take: &Take) -> Result<bool> {
         self.store.take_item(take).await
     }
-
-    async fn release_item(&self, id: &ItemId, retry_time: DateTime<Utc>) -> Result<bool> {
-        self.store.release_item(id, retry_time).await
-    }
 }
 
 #[cfg(feature = "testcontainers")]
