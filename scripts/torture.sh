@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Crash tests on real stores (RELIABILITY.md): for PostgreSQL, SQLite and MongoDB, a jobs run
 # (worker processes SIGKILLed and replaced, the database restarted once mid-run) and a
-# scheduler run (three scheduler processes racing over Delay and Cron items).
+# scheduler run (three scheduler processes racing over Delay and Cron items, one SIGKILLed and
+# replaced every ~5 s, the database restarted once).
 #
 #   scripts/torture.sh            full run: 10,000 jobs per store, 150 s of schedulers
 #   scripts/torture.sh --short    CI run: about a minute per store
@@ -34,13 +35,13 @@ done
 if [ -n "$short" ]; then
   jobs_args=(--jobs 4000 --kill-every 1s)
   mongo_jobs_args=(--jobs 1000 --kill-every 2s)
-  scheduler_args=(--duration 62s)
+  scheduler_args=(--duration 62s --kill-every 5s)
   profile=()
   bin_dir=debug
 else
   jobs_args=(--jobs 10000 --kill-every 3s)
   mongo_jobs_args=(--jobs 10000 --kill-every 3s)
-  scheduler_args=(--duration 150s)
+  scheduler_args=(--duration 150s --kill-every 5s)
   profile=(--release)
   bin_dir=release
 fi
