@@ -532,6 +532,62 @@ async fn change_streams_can_be_turned_off() {
     assert!(store.wakeups().is_none());
 }
 
+/// A claim whose update of one job fails after others succeeded returns the jobs it took, so
+/// none of them waits for its lease to expire; with nothing taken, the failure is the error. A
+/// collection validator refusing `processing` for one job makes its update fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_cut_short_by_a_failed_update_returns_the_jobs_it_took() {
+    let client = client().await;
+    let database = fresh_database(&client);
+    let _drop = DropOnExit(database.clone());
+    let store = open(&database).await;
+    let start = now() - TimeDelta::minutes(1);
+    let jobs: Vec<Job> = (0..3)
+        .map(|n| {
+            let at = start + TimeDelta::seconds(n);
+            Job::queued("echo", json!(n), 3, Duration::from_secs(1), at)
+        })
+        .collect();
+    store.insert_jobs(&jobs).await.unwrap();
+    let poison =
+        remote_mongo::mongodb::bson::oid::ObjectId::parse_str(jobs[1].id.as_str()).unwrap();
+    database
+        .run_command(doc! {
+            "collMod": store.jobs_collection().name(),
+            "validator": { "$or": [
+                { "status": { "$ne": "processing" } },
+                { "_id": { "$ne": poison } },
+            ] },
+        })
+        .await
+        .expect("a validator on the jobs collection");
+
+    let names = vec!["echo".to_owned()];
+    let claimed = store.claim_jobs(&claim(&names, now(), 3)).await.unwrap();
+    let ids: Vec<&JobId> = claimed.iter().map(|j| &j.id).collect();
+    assert_eq!(
+        ids,
+        [&jobs[0].id, &jobs[2].id],
+        "the jobs taken, in pull order"
+    );
+    for job in &claimed {
+        let stored = store.get_job(&job.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, JobStatus::Processing);
+        assert_eq!(stored.lease_token, job.lease_token);
+    }
+    let refused = store.claim_jobs(&claim(&names, now(), 3)).await;
+    assert!(
+        matches!(refused, Err(ref e) if e.is_store()),
+        "nothing taken: the failure is the error: {refused:?}"
+    );
+    let left = store.get_job(&jobs[1].id).await.unwrap().unwrap();
+    assert_eq!(
+        left.status,
+        JobStatus::Queued,
+        "the refused job is untouched"
+    );
+}
+
 /// R2 across processes: two clients claiming concurrently hand out every job exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_claiming_concurrently_hand_out_each_job_once() {
