@@ -39,14 +39,13 @@ fn hex(bytes: &[u8; 12]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// 64-bit FNV-1a: a hash that every build and platform computes alike.
-fn fnv1a(parts: &[&[u8]]) -> u64 {
-    parts
-        .iter()
-        .flat_map(|part| part.iter())
-        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-            (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
+/// 64-bit FNV-1a: a hash that every build and platform computes alike (occurrence ids here;
+/// channel names, lock keys and migration checksums in remote-sql).
+#[doc(hidden)]
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 fn normalise(kind: &'static str, value: &str) -> Result<String, Error> {
@@ -131,10 +130,13 @@ impl JobId {
     /// Like a fresh id it starts with the seconds of `at`; the rest is a hash of both.
     pub fn for_occurrence(item: &ItemId, at: DateTime<Utc>) -> Self {
         let secs = u32::try_from(at.timestamp()).unwrap_or(0);
-        let hash = fnv1a(&[
-            item.as_str().as_bytes(),
-            &at.timestamp_millis().to_be_bytes(),
-        ]);
+        let hash = fnv1a(
+            &[
+                item.as_str().as_bytes(),
+                &at.timestamp_millis().to_be_bytes(),
+            ]
+            .concat(),
+        );
         let mut bytes = [0u8; 12];
         bytes[..4].copy_from_slice(&secs.to_be_bytes());
         bytes[4..].copy_from_slice(&hash.to_be_bytes());

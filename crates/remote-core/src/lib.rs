@@ -40,5 +40,6 @@ pub use worker::{WorkerConfig, WorkerKind};
 /// Re-exports for store crates and the conformance suite.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::id::fnv1a;
     pub use async_trait::async_trait;
 }

@@ -317,12 +317,18 @@ impl Processor {
         not_before: Option<DateTime<Utc>>,
     ) -> Result<JobId> {
         let job = self.new_job(name, input, not_before, self.now())?;
+        self.store_job(&job).await?;
+        Ok(job.id)
+    }
+
+    /// Stores one job and wakes this process's idle workers.
+    async fn store_job(&self, job: &Job) -> Result<()> {
         self.inner
             .jobs
-            .insert_jobs(std::slice::from_ref(&job))
+            .insert_jobs(std::slice::from_ref(job))
             .await?;
         self.inner.job_added.notify_one();
-        Ok(job.id)
+        Ok(())
     }
 
     fn new_job(
@@ -694,17 +700,10 @@ impl Processor {
             Err(e) => return Err(e),
         };
         job.id = JobId::for_occurrence(&item.id, at);
-        match self
-            .inner
-            .jobs
-            .insert_jobs(std::slice::from_ref(&job))
-            .await
-        {
-            Ok(()) => self.inner.job_added.notify_one(),
-            Err(Error::JobExists(_)) => {}
-            Err(e) => return Err(e),
+        match self.store_job(&job).await {
+            Ok(()) | Err(Error::JobExists(_)) => Ok(Some(job.id)),
+            Err(e) => Err(e),
         }
-        Ok(Some(job.id))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use remote_core::__private::fnv1a;
 use remote_core::{Error, Result};
 
 use crate::store::{SqlPool, SqlStore};
@@ -170,13 +171,6 @@ impl Tables {
             channel: String::new(),
         }
     }
-}
-
-/// 64-bit FNV-1a: a stable hash for channel names and migration checksums.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
-        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@
 //! express. So each dialect runs them itself, inside one locked transaction, recording
 //! `(version, description, checksum)` in `<prefix>migrations`.
 
+use remote_core::__private::fnv1a;
 use remote_core::{Error, Result};
 
-use crate::config::{fnv1a, Tables};
+use crate::config::Tables;
 
 /// One embedded migration.
 pub(crate) struct Migration {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use remote_core::__private::async_trait;
+use remote_core::__private::{async_trait, fnv1a};
 use remote_core::{
     Claim, Completion, Error, ErrorRecord, Failure, ItemId, Job, JobId, JobQuery, JobStatus,
     JobStore, LeaseToken, Result, SchedulerItem, SchedulerStore, StatusCounts, Take,
@@ -23,7 +23,7 @@ use sqlx::{Postgres, QueryBuilder, Row};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::config::{fnv1a, SqlOptions, Tables};
+use crate::config::{SqlOptions, Tables};
 use crate::migrate::{pending, POSTGRES};
 use crate::row::{self, db, json_text, millis, Columns};
 use crate::store::{Backend, SqlPool};
