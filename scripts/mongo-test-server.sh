@@ -58,7 +58,9 @@ start() {
     echo "port $HOST:$PORT is taken by another process; set MONGO_TEST_PORT" >&2
     exit 1
   fi
-  install
+  # Callers capture stdout as the URL (`$(… start)`): everything the install prints, apt-get's
+  # progress included, goes to stderr.
+  install >&2
   mkdir -p "$STATE"
   local data
   data="$(mktemp -d "$STATE/data.XXXXXX")"

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace against every store: installs Chromium when missing, starts
-# PostgreSQL when it is down and the MongoDB-wire test server, then `cargo test --workspace --all-features`. Extra arguments go to
+# PostgreSQL when it is down, the MongoDB-wire test server, Redis (when nothing answers on 6379) and
+# MariaDB (when it is down), then
+# `cargo test --workspace --all-features --no-fail-fast`: every test binary runs, so one run reports
+# every failure, and the exit code is non-zero when any test failed. Extra arguments go to
 # cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +27,10 @@ export REMOTE_TEST_POSTGRES_URL="${REMOTE_TEST_POSTGRES_URL:-postgres://postgres
 . scripts/mongo-env.sh
 trap stop_started_mongo EXIT
 
-cargo test --workspace --all-features "$@"
+# shellcheck source=scripts/redis-env.sh
+. scripts/redis-env.sh
+
+# shellcheck source=scripts/mariadb-env.sh
+. scripts/mariadb-env.sh
+
+cargo test --workspace --all-features --no-fail-fast "$@"

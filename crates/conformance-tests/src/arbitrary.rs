@@ -1,20 +1,25 @@
 //! R22 as a property: any JSON value (bounded in size and depth, with unicode, NUL, extreme
 //! numbers and operator-looking keys) is stored as input and output and read back unchanged.
 //!
-//! Stores run it from a test of their own with [`json_round_trip_property`]; failing values
+//! The suite runs it on every store (`store::json`, with [`SUITE_CASES`] values); a store may
+//! run more values from a test of its own with [`json_round_trip_property`]. Failing values
 //! are shrunk by proptest to a small one before the test fails.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use remote_core::{Claim, Job, JobStore, LeaseToken};
+use remote_core::{ClaimJobs, Job, JobStore, LeaseToken};
 use serde_json::{Map, Number, Value};
 
 /// Name of the jobs the property stores (each case adds a random suffix of its own).
 pub const ROUND_TRIP_JOB: &str = "json-round-trip";
+
+/// Values the suite's property case tries on every store: enough to meet every kind of
+/// value, few enough for a store a network hop away.
+pub const SUITE_CASES: u32 = 64;
 
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -68,11 +73,11 @@ pub fn json_value() -> impl Strategy<Value = Value> {
 /// Stores `value` as a job's input, claims the job and completes it with `value` as output,
 /// checking after each step that the store gives the value back unchanged.
 pub async fn round_trip(jobs: &dyn JobStore, value: &Value) -> Result<(), String> {
-    let now = remote_core::clock::to_millis(Utc::now());
+    let now = crate::support::t0();
     let name = format!("{ROUND_TRIP_JOB}-{:016x}", rand::random::<u64>());
     let job = Job::queued(name.as_str(), value.clone(), 1, Duration::ZERO, now);
     let fail = |step: &str, e: remote_core::Error| format!("{step}: {e}");
-    jobs.insert_jobs(std::slice::from_ref(&job))
+    crate::calls::insert(jobs, std::slice::from_ref(&job))
         .await
         .map_err(|e| fail("insert", e))?;
     let stored = jobs
@@ -86,7 +91,7 @@ pub async fn round_trip(jobs: &dyn JobStore, value: &Value) -> Result<(), String
     let names = vec![name];
     let token = LeaseToken::random();
     let claimed = jobs
-        .claim_jobs(&Claim {
+        .claim_jobs(&ClaimJobs {
             names: &names,
             now,
             lease_until: now + TimeDelta::seconds(30),
@@ -99,8 +104,7 @@ pub async fn round_trip(jobs: &dyn JobStore, value: &Value) -> Result<(), String
         [one] if one.id == job.id && one.input == *value => {}
         other => return Err(format!("the claim returned {other:?}")),
     }
-    if !jobs
-        .complete_job(&job.id, token, value, now)
+    if !crate::calls::complete(jobs, &job.id, token, value, now)
         .await
         .map_err(|e| fail("complete", e))?
     {
@@ -127,15 +131,37 @@ pub fn json_round_trip_property(
     runtime: &tokio::runtime::Runtime,
     cases: u32,
 ) {
+    check_values(cases, |value| {
+        runtime.block_on(round_trip(jobs.as_ref(), value))
+    });
+}
+
+/// Runs [`round_trip`] on `cases` arbitrary values against `jobs` from inside a case: on a
+/// blocking thread that drives the case's runtime; panics with the shrunk failing value.
+pub async fn json_round_trip_property_in_case(jobs: Arc<dyn JobStore>, cases: u32) {
+    let runtime = tokio::runtime::Handle::current();
+    let property = tokio::task::spawn_blocking(move || {
+        check_values(cases, |value| {
+            runtime.block_on(round_trip(jobs.as_ref(), value))
+        });
+    });
+    if let Err(failed) = property.await {
+        match failed.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(failed) => panic!("the JSON round trip did not finish: {failed}"),
+        }
+    }
+}
+
+/// Checks `cases` arbitrary values with `check`; panics with the shrunk failing value.
+fn check_values(cases: u32, check: impl Fn(&Value) -> Result<(), String>) {
     let mut runner = TestRunner::new(Config {
         cases,
         failure_persistence: None,
         ..Config::default()
     });
     let outcome = runner.run(&json_value(), |value| {
-        runtime
-            .block_on(round_trip(jobs.as_ref(), &value))
-            .map_err(TestCaseError::fail)
+        check(&value).map_err(TestCaseError::fail)
     });
     if let Err(failure) = outcome {
         panic!("JSON round trip failed: {failure}");

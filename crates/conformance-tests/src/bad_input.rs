@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use remote_core::{
-    handler_fn, typed_fn, Claim, Error, ItemId, JobContext, JobError, JobFactory, JobId, JobQuery,
-    JobStatus, LeaseToken,
+    handler_fn, typed_fn, ClaimJobs, Error, ItemId, JobContext, JobError, JobFactory, JobId,
+    JobQuery, JobStatus,
 };
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{json, Value};
@@ -158,7 +158,7 @@ pub async fn r22_operator_like_keys_are_stored_as_data(store: TestStore) {
             "$where": "function() { return true; }",
             "$set": {"status": "completed"},
             "$gt": "",
-            "$inc": {"retry_counter": 100},
+            "$inc": {"attempt": 100},
             "a.b": {"c.d": 1, ".": 2, "..": 3},
             ".": ".",
             "": {"": ""},
@@ -277,11 +277,11 @@ pub async fn r22_job_names_with_special_characters_are_data(store: TestStore) {
     let now = t0();
     let claimed = h
         .jobs
-        .claim_jobs(&Claim {
+        .claim_jobs(&ClaimJobs {
             names: &names,
             now,
             lease_until: now + TimeDelta::seconds(30),
-            token: LeaseToken(1),
+            token: crate::calls::token(1),
             limit: 10,
         })
         .await
@@ -446,8 +446,8 @@ pub async fn r22_extreme_not_before_times_round_trip(store: TestStore) {
     let past = at("1900-01-01T00:00:00.001Z");
     let future = h.p.add_job_at("echo", json!("future"), far).await.unwrap();
     let old = h.p.add_job_at("echo", json!("past"), past).await.unwrap();
-    assert_eq!(h.p.get_job(&future).await.unwrap().retry_time, Some(far));
-    assert_eq!(h.p.get_job(&old).await.unwrap().retry_time, Some(past));
+    assert_eq!(h.p.get_job(&future).await.unwrap().not_before, Some(far));
+    assert_eq!(h.p.get_job(&old).await.unwrap().not_before, Some(past));
     assert_eq!(h.p.pull_next_job().await.unwrap().unwrap().id, old);
     h.advance(Duration::from_secs(100 * 365 * 86_400));
     assert!(h.p.pull_next_job().await.unwrap().is_none());
@@ -463,19 +463,28 @@ pub async fn r22_zero_limits_and_huge_offsets_are_handled(store: TestStore) {
         .await
         .unwrap();
     let names = vec!["echo".to_string()];
-    let claim = |limit: usize| Claim {
+    let claim = |limit: usize| ClaimJobs {
         names: &names,
         now: t0(),
         lease_until: t0() + TimeDelta::seconds(1),
-        token: LeaseToken(1),
+        token: crate::calls::token(1),
         limit,
     };
     assert!(h.jobs.claim_jobs(&claim(0)).await.unwrap().is_empty());
     assert_eq!(h.p.count_jobs().await.unwrap()[&JobStatus::Queued], 3);
     assert_eq!(h.jobs.claim_jobs(&claim(2)).await.unwrap().len(), 2);
     let later = t0() + TimeDelta::seconds(5);
-    assert!(h.jobs.expired_leases(later, 0).await.unwrap().is_empty());
-    assert_eq!(h.jobs.expired_leases(later, 10).await.unwrap().len(), 2);
+    assert!(crate::calls::expired(&*h.jobs, later, 0)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        crate::calls::expired(&*h.jobs, later, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     let page = |offset: u64, limit: Option<u64>| JobQuery {
         offset,
         limit,
@@ -505,7 +514,7 @@ pub async fn r22_zero_limits_and_huge_offsets_are_handled(store: TestStore) {
 pub async fn r22_empty_batch_is_accepted(store: TestStore) {
     let h = Harness::new(store);
     assert!(h.p.add_jobs("echo", Vec::new()).await.unwrap().is_empty());
-    h.jobs.insert_jobs(&[]).await.unwrap();
+    crate::calls::insert(&*h.jobs, &[]).await.unwrap();
     assert!(h
         .p
         .list_jobs(&JobQuery::default())

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use remote_core::{
-    handler_fn, CancelOutcome, Claim, Error, ErrorRecord, Failure, Job, JobContext, JobError,
-    JobFactory, JobId, JobQuery, JobStatus, LeaseToken, Processor, Result,
+    handler_fn, CancelOutcome, Error, JobContext, JobError, JobFactory, JobId, JobQuery, JobStatus,
+    Processor, Result,
 };
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
@@ -30,14 +30,12 @@ macro_rules! __cases_cancel {
             r4_running_handler_is_told_through_its_context,
             r4_cancel_from_another_processor_reaches_the_handler,
             r4_cancel_of_a_job_waiting_for_retry_is_final,
-            r4_store_refuses_the_cancelled_attempts_token,
             r4_cancel_leaves_other_jobs_in_line,
         });
     };
 }
 
-/// How long a test waits in real time for a handler or task (R22 of the suite: ≤ 20 s).
-pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
+pub(crate) use crate::support::PATIENCE;
 
 /// A handler the test steers: it reports when it starts, then either waits for the gate to
 /// open and returns a fixed outcome, or (watching) waits to be told to stop via its context.
@@ -153,7 +151,7 @@ pub async fn r4_cancelled_queued_job_is_never_pulled(store: TestStore) {
     let job = h.p.get_job(&id).await.unwrap();
     assert_eq!(job.status, JobStatus::Cancelled);
     assert_eq!(job.completed_at, Some(t0() + TimeDelta::seconds(2)));
-    assert_eq!(job.retry_counter, 0);
+    assert_eq!(job.attempt, 0);
     assert!(h.p.pull_next_job().await.unwrap().is_none());
     h.advance(Duration::from_secs(3600));
     assert!(!h.p.process_next_job().await.unwrap());
@@ -180,7 +178,7 @@ pub async fn r4_cancel_of_a_processing_job_ends_its_lease(store: TestStore) {
     assert_eq!(job.lease_until, None);
     assert_eq!(job.lease_token, None);
     assert_eq!(job.completed_at, Some(t0() + TimeDelta::seconds(1)));
-    assert_eq!(job.retry_counter, 1);
+    assert_eq!(job.attempt, 1);
     h.advance(Duration::from_secs(60));
     assert!(h.p.pull_next_job().await.unwrap().is_none());
     assert_eq!(
@@ -234,7 +232,7 @@ pub async fn r4_failure_after_cancel_does_not_change_the_status(store: TestStore
     assert_eq!(finish(task).await.unwrap(), JobStatus::Cancelled);
     let job = h.p.get_job(&id).await.unwrap();
     assert_eq!(job.status, JobStatus::Cancelled);
-    assert_eq!(job.retry_counter, 1);
+    assert_eq!(job.attempt, 1);
     h.advance(Duration::from_secs(3600));
     assert!(h.p.pull_next_job().await.unwrap().is_none());
     assert_eq!(h.status(&id).await, JobStatus::Cancelled);
@@ -364,7 +362,7 @@ pub async fn r4_cancel_from_another_processor_reaches_the_handler(store: TestSto
 }
 
 /// R4: a job queued for a retry can be cancelled; it keeps its error records and is never
-/// pulled after its retry time.
+/// pulled after its `not_before`.
 pub async fn r4_cancel_of_a_job_waiting_for_retry_is_final(store: TestStore) {
     let h = Harness::new(store);
     let id = h.p.add_job("fatal", None).await.unwrap();
@@ -380,86 +378,8 @@ pub async fn r4_cancel_of_a_job_waiting_for_retry_is_final(store: TestStore) {
     assert!(h.p.pull_next_job().await.unwrap().is_none());
     let job = h.p.get_job(&id).await.unwrap();
     assert_eq!(job.status, JobStatus::Cancelled);
-    assert_eq!(job.retry_counter, 1);
+    assert_eq!(job.attempt, 1);
     assert_eq!(h.p.job_errors(&id).await.unwrap().len(), 1);
-}
-
-/// R4 (store): after `cancel_job` the cancelled attempt's token completes, fails and renews
-/// nothing; a cancelled queued job is not claimed.
-pub async fn r4_store_refuses_the_cancelled_attempts_token(store: TestStore) {
-    let h = Harness::new(store);
-    let running = Job::queued("echo", json!(1), 3, Duration::from_secs(10), t0());
-    let waiting = Job::queued("echo", json!(2), 3, Duration::from_secs(10), t0());
-    h.jobs
-        .insert_jobs(&[running.clone(), waiting.clone()])
-        .await
-        .unwrap();
-    let names = vec!["echo".to_string()];
-    let token = LeaseToken(4242);
-    let now = t0() + TimeDelta::seconds(1);
-    let claim = Claim {
-        names: &names,
-        now,
-        lease_until: now + TimeDelta::seconds(30),
-        token,
-        limit: 1,
-    };
-    let claimed = h.jobs.claim_jobs(&claim).await.unwrap();
-    assert_eq!(claimed.len(), 1);
-    let (running, waiting) = if claimed[0].id == running.id {
-        (running, waiting)
-    } else {
-        (waiting, running)
-    };
-    assert_eq!(
-        h.jobs.cancel_job(&waiting.id, now).await.unwrap(),
-        Some(JobStatus::Queued)
-    );
-    assert_eq!(
-        h.jobs.cancel_job(&running.id, now).await.unwrap(),
-        Some(JobStatus::Processing)
-    );
-    let after_cancel = h.jobs.get_job(&running.id).await.unwrap().unwrap();
-    assert_eq!(after_cancel.status, JobStatus::Cancelled);
-    assert_eq!(after_cancel.completed_at, Some(now));
-    assert_eq!(after_cancel.lease_token, None);
-    let later = now + TimeDelta::seconds(1);
-    assert!(!h
-        .jobs
-        .complete_job(&running.id, token, &json!("late"), later)
-        .await
-        .unwrap());
-    let failure = Failure {
-        record: ErrorRecord::new(1, "late failure", later),
-        retry_at: Some(later),
-        now: later,
-        lease_expired: false,
-    };
-    assert!(!h.jobs.fail_job(&running.id, token, &failure).await.unwrap());
-    assert!(!h
-        .jobs
-        .renew_lease(&running.id, token, later + TimeDelta::seconds(30))
-        .await
-        .unwrap());
-    assert_eq!(
-        h.jobs.get_job(&running.id).await.unwrap().unwrap(),
-        after_cancel
-    );
-    assert_eq!(
-        h.jobs.job_errors(&running.id).await.unwrap().unwrap(),
-        vec![]
-    );
-    assert_eq!(
-        h.jobs.cancel_job(&running.id, later).await.unwrap(),
-        Some(JobStatus::Cancelled)
-    );
-    let again = Claim {
-        now: later,
-        limit: 10,
-        ..claim
-    };
-    assert!(h.jobs.claim_jobs(&again).await.unwrap().is_empty());
-    assert_eq!(h.jobs.cancel_job(&JobId::new(), later).await.unwrap(), None);
 }
 
 /// R4: cancelling one job leaves the others in their order.

@@ -5,15 +5,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::TimeDelta;
 use remote_core::{
-    handler_fn, CancelOutcome, Claim, ErrorRecord, Failure, Job, JobContext, JobError, JobFactory,
-    JobId, JobQuery, JobStatus, LeaseToken, Processor, WorkerConfig,
+    handler_fn, CancelOutcome, JobContext, JobError, JobFactory, JobId, JobQuery, JobStatus,
+    Processor, WorkerConfig,
 };
 use serde_json::{json, Value};
 
-use crate::cancel::PATIENCE;
-use crate::support::{t0, Harness, TestStore};
+use crate::support::{Harness, TestStore, PATIENCE};
 
 #[doc(hidden)]
 #[macro_export]
@@ -21,14 +19,12 @@ macro_rules! __cases_concurrency {
     ($make:expr) => {
         $crate::__area!($make; concurrency {
             r2_concurrent_claimers_take_each_job_exactly_once,
-            r2_concurrent_batch_claims_take_each_job_exactly_once,
             r9_concurrent_process_next_job_runs_each_handler_once,
             r9_concurrent_workers_drain_the_queue_running_each_job_once,
-            r12_multi_worker_never_runs_more_than_max_threads,
+            r9_workers_on_two_handles_run_each_job_once,
+            r12_multi_worker_never_runs_more_than_its_concurrency,
             r1_concurrent_add_job_loses_nothing,
             r4_concurrent_cancel_and_claim_agree,
-            r9_racing_outcomes_of_one_attempt_apply_once,
-            r9_a_repeated_store_call_applies_once,
             r9_process_job_twice_at_once_runs_the_attempt_once,
         });
     };
@@ -85,7 +81,7 @@ async fn assert_each_ran_once(h: &Harness, runs: &Runs, n: i64) {
     assert_eq!(jobs.len(), n as usize);
     for job in jobs {
         assert_eq!(job.status, JobStatus::Completed, "{job:?}");
-        assert_eq!(job.retry_counter, 1, "{job:?}");
+        assert_eq!(job.attempt, 1, "{job:?}");
         assert_eq!(job.output.as_ref(), Some(&job.input));
     }
 }
@@ -118,63 +114,7 @@ pub async fn r2_concurrent_claimers_take_each_job_exactly_once(store: TestStore)
     assert_eq!(jobs.len(), 500);
     assert!(jobs
         .iter()
-        .all(|j| j.status == JobStatus::Processing && j.retry_counter == 1));
-}
-
-/// R2 (store): eight claimers taking batches of 10 at once get disjoint batches covering all
-/// 500 jobs; each stored token is that of the one claim that returned the job.
-pub async fn r2_concurrent_batch_claims_take_each_job_exactly_once(store: TestStore) {
-    let h = Harness::new(store);
-    let jobs: Vec<Job> = (0..500)
-        .map(|n| Job::queued("echo", json!(n), 3, Duration::from_secs(10), t0()))
-        .collect();
-    h.jobs.insert_jobs(&jobs).await.unwrap();
-    let mut tasks = Vec::new();
-    for claimer in 0..8i64 {
-        let store = h.jobs.clone();
-        tasks.push(tokio::spawn(async move {
-            let names = vec!["echo".to_string()];
-            let now = t0() + TimeDelta::seconds(1);
-            let mut mine = Vec::new();
-            for round in 0.. {
-                let token = LeaseToken(claimer * 1_000_000 + round);
-                let batch = store
-                    .claim_jobs(&Claim {
-                        names: &names,
-                        now,
-                        lease_until: now + TimeDelta::seconds(30),
-                        token,
-                        limit: 10,
-                    })
-                    .await
-                    .unwrap();
-                if batch.is_empty() {
-                    break;
-                }
-                assert!(batch.len() <= 10, "limit kept");
-                for job in batch {
-                    assert_eq!(job.lease_token, Some(token));
-                    mine.push((job.id, token));
-                }
-            }
-            mine
-        }));
-    }
-    let mut claimed: HashMap<JobId, LeaseToken> = HashMap::new();
-    for task in tasks {
-        for (id, token) in tokio::time::timeout(PATIENCE, task).await.unwrap().unwrap() {
-            assert!(
-                claimed.insert(id.clone(), token).is_none(),
-                "job {id} claimed twice"
-            );
-        }
-    }
-    assert_eq!(claimed.len(), 500);
-    for job in h.p.list_jobs(&JobQuery::default()).await.unwrap() {
-        assert_eq!(job.status, JobStatus::Processing);
-        assert_eq!(job.retry_counter, 1);
-        assert_eq!(job.lease_token, claimed.get(&job.id).copied());
-    }
+        .all(|j| j.status == JobStatus::Processing && j.attempt == 1));
 }
 
 /// R9: eight `process_next_job` loops draining 200 jobs run each handler exactly once and
@@ -231,9 +171,38 @@ pub async fn r9_concurrent_workers_drain_the_queue_running_each_job_once(store: 
     assert_each_ran_once(&h, &runs, 100).await;
 }
 
-/// R12: a multi worker with `max_threads = 3` never runs more than 3 handlers at once (and
+/// R2, R9: four running job workers on two handles on the same data (as two processes) drain
+/// 100 jobs, each run exactly once.
+pub async fn r9_workers_on_two_handles_run_each_job_once(store: TestStore) {
+    let other = store.another_handle().await;
+    let h = Harness::new(store);
+    let runs = Runs::default();
+    let workers: Vec<Processor> = (0..4)
+        .map(|i| {
+            let name = format!("worker-{i}");
+            let p = if i % 2 == 0 {
+                h.processor(&name)
+            } else {
+                h.processor_on(&other, &name)
+            };
+            p.register(counting_echo(&runs)).unwrap();
+            p
+        })
+        .collect();
+    for p in &workers {
+        p.start_processor();
+    }
+    workers[1].add_jobs("echo", inputs(100)).await.unwrap();
+    wait_completed(&h, 100).await;
+    for p in &workers {
+        p.stop_processor().await;
+    }
+    assert_each_ran_once(&h, &runs, 100).await;
+}
+
+/// R12: a multi worker with `concurrency = 3` never runs more than 3 handlers at once (and
 /// does run several at once).
-pub async fn r12_multi_worker_never_runs_more_than_max_threads(store: TestStore) {
+pub async fn r12_multi_worker_never_runs_more_than_its_concurrency(store: TestStore) {
     let h = Harness::new(store);
     let running = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
@@ -264,7 +233,7 @@ pub async fn r12_multi_worker_never_runs_more_than_max_threads(store: TestStore)
     let most = most.load(Ordering::SeqCst);
     assert!(
         most <= 3,
-        "{most} handlers ran at once with max_threads = 3"
+        "{most} handlers ran at once with concurrency = 3"
     );
     assert!(
         most >= 2,
@@ -362,159 +331,8 @@ pub async fn r4_concurrent_cancel_and_claim_agree(store: TestStore) {
     for job in h.p.list_jobs(&JobQuery::default()).await.unwrap() {
         assert_eq!(job.status, JobStatus::Cancelled);
         assert_eq!(job.lease_token, None);
-        assert_eq!(job.retry_counter, u32::from(claimed.contains(&job.id)));
+        assert_eq!(job.attempt, u32::from(claimed.contains(&job.id)));
     }
-}
-
-/// R9 (store): eight calls racing to end one attempt (four completions, four failures) apply
-/// exactly once, and the stored outcome is the winner's.
-pub async fn r9_racing_outcomes_of_one_attempt_apply_once(store: TestStore) {
-    let h = Harness::new(store);
-    let job = Job::queued("echo", json!(0), 3, Duration::from_secs(10), t0());
-    let id = job.id.clone();
-    h.jobs.insert_jobs(&[job]).await.unwrap();
-    let names = vec!["echo".to_string()];
-    let now = t0() + TimeDelta::seconds(1);
-    let token = LeaseToken(77);
-    let claimed = h
-        .jobs
-        .claim_jobs(&Claim {
-            names: &names,
-            now,
-            lease_until: now + TimeDelta::seconds(30),
-            token,
-            limit: 1,
-        })
-        .await
-        .unwrap();
-    assert_eq!(claimed.len(), 1);
-    let tasks: Vec<_> = (0..8)
-        .map(|i| {
-            let store = h.jobs.clone();
-            let id = id.clone();
-            tokio::spawn(async move {
-                let applied = if i % 2 == 0 {
-                    store
-                        .complete_job(&id, token, &json!({"winner": i}), now)
-                        .await
-                        .unwrap()
-                } else {
-                    let failure = Failure {
-                        record: ErrorRecord::new(1, format!("failure {i}"), now),
-                        retry_at: Some(now + TimeDelta::seconds(10)),
-                        now,
-                        lease_expired: false,
-                    };
-                    store.fail_job(&id, token, &failure).await.unwrap()
-                };
-                (i, applied)
-            })
-        })
-        .collect();
-    let mut winners = Vec::new();
-    for task in tasks {
-        let (i, applied) = tokio::time::timeout(PATIENCE, task).await.unwrap().unwrap();
-        if applied {
-            winners.push(i);
-        }
-    }
-    assert_eq!(winners.len(), 1, "exactly one outcome applied: {winners:?}");
-    let winner = winners[0];
-    let stored = h.jobs.get_job(&id).await.unwrap().unwrap();
-    let errors = h.jobs.job_errors(&id).await.unwrap().unwrap();
-    if winner % 2 == 0 {
-        assert_eq!(stored.status, JobStatus::Completed);
-        assert_eq!(stored.output, Some(json!({"winner": winner})));
-        assert!(errors.is_empty(), "{errors:?}");
-    } else {
-        assert_eq!(stored.status, JobStatus::Queued);
-        assert_eq!(stored.output, None);
-        assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].message, format!("failure {winner}"));
-    }
-}
-
-/// R9 (store): repeating a store call for one attempt (as a retry after a lost reply does)
-/// applies once: a second failure adds no record, a second completion changes no output.
-pub async fn r9_a_repeated_store_call_applies_once(store: TestStore) {
-    let h = Harness::new(store);
-    let failing = Job::queued("echo", json!("f"), 3, Duration::from_secs(10), t0());
-    let completing = Job::queued(
-        "echo",
-        json!("c"),
-        3,
-        Duration::from_secs(10),
-        t0() + TimeDelta::milliseconds(1),
-    );
-    h.jobs
-        .insert_jobs(&[failing.clone(), completing.clone()])
-        .await
-        .unwrap();
-    let names = vec!["echo".to_string()];
-    let now = t0() + TimeDelta::seconds(1);
-    let token = LeaseToken(5);
-    let claimed = h
-        .jobs
-        .claim_jobs(&Claim {
-            names: &names,
-            now,
-            lease_until: now + TimeDelta::seconds(30),
-            token,
-            limit: 2,
-        })
-        .await
-        .unwrap();
-    assert_eq!(claimed.len(), 2);
-    let failure = Failure {
-        record: ErrorRecord::new(1, "failed once", now),
-        retry_at: Some(now),
-        now,
-        lease_expired: false,
-    };
-    assert!(h.jobs.fail_job(&failing.id, token, &failure).await.unwrap());
-    assert!(!h.jobs.fail_job(&failing.id, token, &failure).await.unwrap());
-    assert_eq!(
-        h.jobs.job_errors(&failing.id).await.unwrap().unwrap().len(),
-        1
-    );
-    let queued = h.jobs.get_job(&failing.id).await.unwrap().unwrap();
-    assert_eq!(queued.status, JobStatus::Queued);
-    assert_eq!(queued.retry_counter, 1);
-    assert!(h
-        .jobs
-        .complete_job(&completing.id, token, &json!("first"), now)
-        .await
-        .unwrap());
-    let later = now + TimeDelta::seconds(5);
-    assert!(!h
-        .jobs
-        .complete_job(&completing.id, token, &json!("second"), later)
-        .await
-        .unwrap());
-    let done = h.jobs.get_job(&completing.id).await.unwrap().unwrap();
-    assert_eq!(done.output, Some(json!("first")));
-    assert_eq!(done.completed_at, Some(now));
-    assert!(!h
-        .jobs
-        .fail_job(&completing.id, token, &failure)
-        .await
-        .unwrap());
-    assert!(h
-        .jobs
-        .job_errors(&completing.id)
-        .await
-        .unwrap()
-        .unwrap()
-        .is_empty());
-    assert_eq!(
-        h.jobs
-            .get_job(&completing.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        JobStatus::Completed
-    );
 }
 
 /// R9: calling `process_job` a second time while the attempt runs does not run the handler a
@@ -579,5 +397,5 @@ pub async fn r9_process_job_twice_at_once_runs_the_attempt_once(store: TestStore
     let job = h.p.get_job(&id).await.unwrap();
     assert_eq!(job.status, JobStatus::Completed);
     assert_eq!(job.output, Some(json!("once")));
-    assert_eq!(job.retry_counter, 1);
+    assert_eq!(job.attempt, 1);
 }

@@ -1,5 +1,5 @@
-//! R18 list Cron items, driven through the store: the "Seed doctest cases" table of SPEC.md
-//! (one case per row), rejection of bad rules at creation, AND of all lists, and the
+//! R18 list Cron items, driven through the store: the list Cron table of m01.remote's
+//! `scheduler.txt` in `docs/contract.md` (one case per row), rejection of bad rules at creation, AND of all lists, and the
 //! lowest-value rule for finer empty lists.
 
 use std::time::Duration;
@@ -14,14 +14,14 @@ use crate::support::{at, t0, Harness, TestStore};
 macro_rules! __cases_cron_lists {
     ($make:expr) => {
         $crate::__area!($make; cron_lists {
-            r18_seed_minute_0_10,
-            r18_seed_hour_2_13,
-            r18_seed_month_1_2_5_12,
-            r18_seed_day_of_week_0_2_4_5,
-            r18_seed_day_of_month_2_12_21_30,
-            r18_seed_minute_10_day_of_month_1_10_20_30,
-            r18_seed_minute_10_hour_4_day_of_month_1_12_21_30,
-            r18_seed_minute_0_1_without_next_call_time,
+            r18_doctest_minute_0_10,
+            r18_doctest_hour_2_13,
+            r18_doctest_month_1_2_5_12,
+            r18_doctest_day_of_week_0_2_4_5,
+            r18_doctest_day_of_month_2_12_21_30,
+            r18_doctest_minute_10_day_of_month_1_10_20_30,
+            r18_doctest_minute_10_hour_4_day_of_month_1_12_21_30,
+            r18_doctest_minute_0_1_without_next_call_time,
             r18_all_empty_lists_are_rejected,
             r18_out_of_range_minute_is_rejected,
             r18_out_of_range_hour_is_rejected,
@@ -43,8 +43,8 @@ macro_rules! __cases_cron_lists {
     };
 }
 
-/// The seed table's start: 1970-01-01T00:03:00Z, a Thursday (weekday 3).
-fn seed_now() -> DateTime<Utc> {
+/// The doctest table's start: 1970-01-01T00:03:00Z, a Thursday (weekday 3).
+fn doctest_now() -> DateTime<Utc> {
     at("1970-01-01T00:03:00Z")
 }
 
@@ -83,15 +83,15 @@ async fn next_call(h: &Harness, id: &ItemId) -> Option<DateTime<Utc>> {
     h.p.scheduler_item(id).await.unwrap().next_call_time
 }
 
-/// Drives one seed table row: the item is created at the seed's `now` with
-/// `next_call_time = now` (the seed's retry delay of 5 s), then each call is made at its time.
-async fn seed_row(store: TestStore, rule: CronLists, calls: &[Call]) {
-    let now = seed_now();
+/// Drives one doctest table row: the item is created at the doctest's `now` with
+/// `next_call_time = now` (the doctest's lock of 5 s), then each call is made at its time.
+async fn doctest_row(store: TestStore, rule: CronLists, calls: &[Call]) {
+    let now = doctest_now();
     let h = Harness::at(store, now);
     let id =
         h.p.add_scheduler_item(
             SchedulerItem::cron("bar", rule)
-                .with_retry_delay(Duration::from_secs(5))
+                .with_lock_duration(Duration::from_secs(5))
                 .with_next_call_time(now),
         )
         .await
@@ -127,10 +127,10 @@ async fn seed_row(store: TestStore, rule: CronLists, calls: &[Call]) {
     }
 }
 
-/// SPEC table, `minute [0,10]`: +0 → 00:10, then at +51 min → 01:00.
-pub async fn r18_seed_minute_0_10(store: TestStore) {
+/// Doctest table, `minute [0,10]`: +0 → 00:10, then at +51 min → 01:00.
+pub async fn r18_doctest_minute_0_10(store: TestStore) {
     use Call::*;
-    seed_row(
+    doctest_row(
         store,
         lists(&[0, 10], &[], &[], &[], &[]),
         &[
@@ -144,10 +144,10 @@ pub async fn r18_seed_minute_0_10(store: TestStore) {
     .await;
 }
 
-/// SPEC table, `hour [2,13]`: +0 → 02:00, at +2 h → 13:00, at +13 h → 01-02 02:00.
-pub async fn r18_seed_hour_2_13(store: TestStore) {
+/// Doctest table, `hour [2,13]`: +0 → 02:00, at +2 h → 13:00, at +13 h → 01-02 02:00.
+pub async fn r18_doctest_hour_2_13(store: TestStore) {
     use Call::*;
-    seed_row(
+    doctest_row(
         store,
         lists(&[], &[2, 13], &[], &[], &[]),
         &[
@@ -161,11 +161,11 @@ pub async fn r18_seed_hour_2_13(store: TestStore) {
     .await;
 }
 
-/// SPEC table, `month [1,2,5,12]`: +0 → 02-01, at +90 d → 05-01, at +120 d → 12-01,
+/// Doctest table, `month [1,2,5,12]`: +0 → 02-01, at +90 d → 05-01, at +120 d → 12-01,
 /// at +360 d → 1971-01-01 (all at midnight: deliberate difference 4).
-pub async fn r18_seed_month_1_2_5_12(store: TestStore) {
+pub async fn r18_doctest_month_1_2_5_12(store: TestStore) {
     use Call::*;
-    seed_row(
+    doctest_row(
         store,
         lists(&[], &[], &[], &[1, 2, 5, 12], &[]),
         &[
@@ -179,11 +179,11 @@ pub async fn r18_seed_month_1_2_5_12(store: TestStore) {
     .await;
 }
 
-/// SPEC table, `day_of_week [0,2,4,5]` (0 = Monday): +0 → Fri 01-02, at +1 d → Sat 01-03,
+/// Doctest table, `day_of_week [0,2,4,5]` (0 = Monday): +0 → Fri 01-02, at +1 d → Sat 01-03,
 /// at +2 d → Mon 01-05, at +4 d → Wed 01-07, at midnight.
-pub async fn r18_seed_day_of_week_0_2_4_5(store: TestStore) {
+pub async fn r18_doctest_day_of_week_0_2_4_5(store: TestStore) {
     use Call::*;
-    seed_row(
+    doctest_row(
         store,
         lists(&[], &[], &[], &[], &[0, 2, 4, 5]),
         &[
@@ -197,10 +197,10 @@ pub async fn r18_seed_day_of_week_0_2_4_5(store: TestStore) {
     .await;
 }
 
-/// SPEC table, `day_of_month [2,12,21,30]`: +0 → 01-02, at +12 d → 01-21, at +31 d → 02-02.
-pub async fn r18_seed_day_of_month_2_12_21_30(store: TestStore) {
+/// Doctest table, `day_of_month [2,12,21,30]`: +0 → 01-02, at +12 d → 01-21, at +31 d → 02-02.
+pub async fn r18_doctest_day_of_month_2_12_21_30(store: TestStore) {
     use Call::*;
-    seed_row(
+    doctest_row(
         store,
         lists(&[], &[], &[2, 12, 21, 30], &[], &[]),
         &[
@@ -212,11 +212,11 @@ pub async fn r18_seed_day_of_month_2_12_21_30(store: TestStore) {
     .await;
 }
 
-/// SPEC table, `minute [10], day_of_month [1,10,20,30]`: +0 → 00:10, at +10 min → 01:10,
+/// Doctest table, `minute [10], day_of_month [1,10,20,30]`: +0 → 00:10, at +10 min → 01:10,
 /// at +10 d → 01-20 00:10, at +20 d → 01-30 00:10.
-pub async fn r18_seed_minute_10_day_of_month_1_10_20_30(store: TestStore) {
+pub async fn r18_doctest_minute_10_day_of_month_1_10_20_30(store: TestStore) {
     use Call::*;
-    seed_row(
+    doctest_row(
         store,
         lists(&[10], &[], &[1, 10, 20, 30], &[], &[]),
         &[
@@ -229,11 +229,11 @@ pub async fn r18_seed_minute_10_day_of_month_1_10_20_30(store: TestStore) {
     .await;
 }
 
-/// SPEC table, `minute [10], hour [4], day_of_month [1,12,21,30]`: +0 → 04:10, at +5 h →
+/// Doctest table, `minute [10], hour [4], day_of_month [1,12,21,30]`: +0 → 04:10, at +5 h →
 /// 01-12 04:10.
-pub async fn r18_seed_minute_10_hour_4_day_of_month_1_12_21_30(store: TestStore) {
+pub async fn r18_doctest_minute_10_hour_4_day_of_month_1_12_21_30(store: TestStore) {
     use Call::*;
-    seed_row(
+    doctest_row(
         store,
         lists(&[10], &[4], &[1, 12, 21, 30], &[], &[]),
         &[
@@ -246,15 +246,15 @@ pub async fn r18_seed_minute_10_hour_4_day_of_month_1_12_21_30(store: TestStore)
     .await;
 }
 
-/// SPEC table, `minute [0,1]` without next call time, created 2010-10-01 00:00: first call
+/// Doctest table, `minute [0,1]` without next call time, created 2010-10-01 00:00: first call
 /// 00:01; at +65 s → 01:00.
-pub async fn r18_seed_minute_0_1_without_next_call_time(store: TestStore) {
+pub async fn r18_doctest_minute_0_1_without_next_call_time(store: TestStore) {
     let start = at("2010-10-01T00:00:00Z");
     let h = Harness::at(store, start);
     let id =
         h.p.add_scheduler_item(
             SchedulerItem::cron("bar", lists(&[0, 1], &[], &[], &[], &[]))
-                .with_retry_delay(Duration::from_secs(5)),
+                .with_lock_duration(Duration::from_secs(5)),
         )
         .await
         .unwrap();

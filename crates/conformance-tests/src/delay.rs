@@ -1,5 +1,5 @@
-//! R17 Delay items, starting with the seed's Delay story from `scheduler.txt` re-read under
-//! SPEC (next call = pull time + delay; the lock is `now + retry_delay`).
+//! R17 Delay items, starting with the Delay story of m01.remote's `scheduler.txt` re-read under
+//! the contract (next call = pull time + delay; the lock is `now + lock_duration`).
 
 use std::time::Duration;
 
@@ -14,10 +14,10 @@ use crate::support::{at, t0, Harness, TestStore};
 macro_rules! __cases_delay {
     ($make:expr) => {
         $crate::__area!($make; delay {
-            r17_seed_delay_story_under_spec,
+            r17_doctest_delay_story,
             r17_new_delay_without_next_call_time_is_due_at_creation_plus_delay,
             r17_next_call_time_is_pull_time_plus_delay,
-            r17_retry_time_lock_is_respected,
+            r17_the_lock_is_respected,
             r17_inactive_delay_never_fires,
             r17_zero_delay_never_fires,
             r17_zero_delay_with_an_explicit_next_call_time_never_fires,
@@ -40,35 +40,35 @@ async fn stored(h: &Harness, id: &ItemId) -> SchedulerItem {
     h.p.scheduler_item(id).await.unwrap()
 }
 
-/// scheduler.txt "Delay" under SPEC: an item with delay 10, retry delay 5 and next call
+/// scheduler.txt "Delay" under the contract: an item with delay 10, lock duration 5 and next call
 /// now+10 is pulled at now+10 (not before), locked until now+15 and next due at now+20 (the
-/// seed kept now+10 and re-fired at now+15); a second item without next call time is due at
+/// doctest kept now+10 and re-fired at now+15); a second item without next call time is due at
 /// creation + delay; both are listed and removed.
-pub async fn r17_seed_delay_story_under_spec(store: TestStore) {
+pub async fn r17_doctest_delay_story(store: TestStore) {
     let now = at("2010-10-01T00:00:00Z");
     let h = Harness::at(store, now);
     let first =
         h.p.add_scheduler_item(
             SchedulerItem::delay("echo", 10)
-                .with_retry_delay(Duration::from_secs(5))
+                .with_lock_duration(Duration::from_secs(5))
                 .with_next_call_time(now + secs(10)),
         )
         .await
         .unwrap();
     let item = stored(&h, &first).await;
     assert_eq!(item.schedule, Schedule::Delay { delay: 10 });
-    assert_eq!(item.retry_delay, Duration::from_secs(5));
+    assert_eq!(item.lock_duration, Duration::from_secs(5));
     assert_eq!(item.next_call_time, Some(now + secs(10)));
-    assert_eq!(item.retry_time, None);
+    assert_eq!(item.locked_until, None);
 
     assert_eq!(pull_id(&h.p).await, None, "not due at now");
     h.clock.set(now + secs(10));
     let pulled = h.p.pull_next_scheduler_item().await.unwrap().expect("due");
     assert_eq!(pulled.id, first);
-    assert_eq!(pulled.retry_time, Some(now + secs(15)));
+    assert_eq!(pulled.locked_until, Some(now + secs(15)));
     assert_eq!(pulled.next_call_time, Some(now + secs(20)));
     let item = stored(&h, &first).await;
-    assert_eq!(item.retry_time, Some(now + secs(15)));
+    assert_eq!(item.locked_until, Some(now + secs(15)));
     assert_eq!(item.next_call_time, Some(now + secs(20)));
     assert_eq!(pull_id(&h.p).await, None, "locked and not due");
     h.clock.set(now + secs(15));
@@ -81,7 +81,7 @@ pub async fn r17_seed_delay_story_under_spec(store: TestStore) {
     assert_eq!(pull_id(&h.p).await, Some(first.clone()));
     let item = stored(&h, &first).await;
     assert_eq!(
-        item.retry_time,
+        item.locked_until,
         Some(now + secs(25)),
         "lock from the pull time"
     );
@@ -90,7 +90,7 @@ pub async fn r17_seed_delay_story_under_spec(store: TestStore) {
 
     let second =
         h.p.add_scheduler_item(
-            SchedulerItem::delay("echo", 10).with_retry_delay(Duration::from_secs(5)),
+            SchedulerItem::delay("echo", 10).with_lock_duration(Duration::from_secs(5)),
         )
         .await
         .unwrap();
@@ -149,14 +149,14 @@ pub async fn r17_next_call_time_is_pull_time_plus_delay(store: TestStore) {
     assert_eq!(h.p.fire_due_items().await.unwrap(), 0);
 }
 
-/// R17 + R15: with a retry delay longer than the delay, a pulled item is not pulled again
+/// R17 + R15: with a lock duration longer than the delay, a pulled item is not pulled again
 /// before its lock ends, even though its next call time passed.
-pub async fn r17_retry_time_lock_is_respected(store: TestStore) {
+pub async fn r17_the_lock_is_respected(store: TestStore) {
     let h = Harness::new(store);
     let id =
         h.p.add_scheduler_item(
             SchedulerItem::delay("echo", 10)
-                .with_retry_delay(Duration::from_secs(15))
+                .with_lock_duration(Duration::from_secs(15))
                 .with_next_call_time(t0() + secs(10)),
         )
         .await
@@ -169,7 +169,7 @@ pub async fn r17_retry_time_lock_is_respected(store: TestStore) {
     assert_eq!(pull_id(&h.p).await, Some(id.clone()));
     let item = stored(&h, &id).await;
     assert_eq!(item.next_call_time, Some(t0() + secs(35)));
-    assert_eq!(item.retry_time, Some(t0() + secs(40)));
+    assert_eq!(item.locked_until, Some(t0() + secs(40)));
 }
 
 /// R17: an inactive Delay never fires, however long one waits.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use remote_core::{Error, Job, JobId, JobQuery, JobStatus};
+use remote_core::{Error, JobId, JobQuery, JobStatus};
 use serde_json::json;
 
 use crate::support::{t0, Harness, TestStore};
@@ -18,7 +18,6 @@ macro_rules! __cases_jobs {
             r1_omitted_input_takes_the_factory_default,
             r1_add_job_at_is_not_pulled_before_its_time,
             r1_add_jobs_stores_a_batch_in_order,
-            r1_a_job_whose_id_is_stored_is_refused_and_the_stored_one_kept,
             r5_result_is_none_until_completed,
             r5_unknown_id_is_not_found_everywhere,
             r5_get_job_reads_back_every_field,
@@ -39,9 +38,9 @@ pub async fn r1_add_stores_a_queued_job(store: TestStore) {
     assert_eq!(job.input, json!({"foo": "bar"}));
     assert_eq!(job.status, JobStatus::Queued);
     assert_eq!(job.queued_at, t0());
-    assert_eq!(job.retry_counter, 0);
+    assert_eq!(job.attempt, 0);
     assert_eq!(job.output, None);
-    assert_eq!(job.retry_time, None);
+    assert_eq!(job.not_before, None);
     assert_eq!(job.picked_at, None);
     assert_eq!(job.completed_at, None);
     assert!(h.p.job_errors(&id).await.unwrap().is_empty());
@@ -58,48 +57,12 @@ pub async fn r1_add_unknown_job_is_a_typed_error_and_stores_nothing(store: TestS
     assert!(all.is_empty(), "nothing stored: {all:?}");
 }
 
-/// R1, R15: inserting a job whose id is stored already fails with `JobExists` naming it, and
-/// the stored job is unchanged (the scheduler stores each occurrence's job under one id).
-pub async fn r1_a_job_whose_id_is_stored_is_refused_and_the_stored_one_kept(store: TestStore) {
-    let h = Harness::new(store);
-    let id = h.p.add_job("echo", json!("first")).await.unwrap();
-    let mut again = Job::queued("echo", json!("second"), 3, Duration::from_secs(10), t0());
-    again.id = id.clone();
-    match h.jobs.insert_jobs(std::slice::from_ref(&again)).await {
-        Err(Error::JobExists(refused)) => assert_eq!(refused, id),
-        other => panic!("expected JobExists, got {other:?}"),
-    }
-    let fresh = Job::queued("echo", json!("fresh"), 3, Duration::from_secs(10), t0());
-    match h.jobs.insert_jobs(&[fresh.clone(), fresh.clone()]).await {
-        Err(Error::JobExists(refused)) => assert_eq!(refused, fresh.id),
-        other => panic!("expected JobExists for an id repeated in one call, got {other:?}"),
-    }
-    let stored = h.p.get_job(&id).await.unwrap();
-    assert_eq!(stored.input, json!("first"));
-    let inputs: Vec<_> =
-        h.p.list_jobs(&JobQuery::default())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|job| job.input)
-            .collect();
-    assert!(
-        inputs
-            .iter()
-            .filter(|input| **input == json!("first"))
-            .count()
-            == 1
-            && !inputs.contains(&json!("second")),
-        "{inputs:?}"
-    );
-}
-
-/// R1: `max_retries` and `retry_delay` come from the factory (defaults 3 and 10 s).
+/// R1: `max_attempts` and `retry_delay` come from the factory (defaults 3 and 10 s).
 pub async fn r1_add_takes_retry_defaults_from_the_factory(store: TestStore) {
     let h = Harness::new(store);
     let echo = h.p.add_job("echo", json!(1)).await.unwrap();
     let job = h.p.get_job(&echo).await.unwrap();
-    assert_eq!(job.max_retries, 3);
+    assert_eq!(job.max_attempts, 3);
     assert_eq!(job.retry_delay, Duration::from_secs(10));
     let sleep = h.p.add_job("sleep", json!([0, 1])).await.unwrap();
     assert_eq!(
@@ -136,7 +99,7 @@ pub async fn r1_add_job_at_is_not_pulled_before_its_time(store: TestStore) {
     let h = Harness::new(store);
     let later = t0() + chrono::TimeDelta::seconds(60);
     let id = h.p.add_job_at("echo", json!(1), later).await.unwrap();
-    assert_eq!(h.p.get_job(&id).await.unwrap().retry_time, Some(later));
+    assert_eq!(h.p.get_job(&id).await.unwrap().not_before, Some(later));
     assert!(h.p.pull_next_job().await.unwrap().is_none());
     h.advance(Duration::from_secs(59));
     assert!(h.p.pull_next_job().await.unwrap().is_none());
@@ -213,7 +176,7 @@ pub async fn r5_get_job_reads_back_every_field(store: TestStore) {
     h.advance(Duration::from_millis(5));
     let claimed = h.p.pull_next_job().await.unwrap().unwrap();
     assert_eq!(claimed.status, JobStatus::Processing);
-    assert_eq!(claimed.retry_counter, 1);
+    assert_eq!(claimed.attempt, 1);
     assert_eq!(claimed.picked_at, Some(h.p.now()));
     assert_eq!(
         claimed.lease_until,

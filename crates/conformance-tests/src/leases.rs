@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use remote_core::{
-    handler_fn, Claim, Completion, ErrorRecord, Failure, Job, JobContext, JobError, JobFactory,
-    JobId, JobStatus, JobStore, LeaseToken, Processor, WorkerConfig,
+    handler_fn, ClaimJobs, ErrorRecord, Job, JobContext, JobError, JobFactory, JobStatus, JobStore,
+    LeaseToken, Processor, WorkerConfig,
 };
 use serde_json::json;
 
@@ -22,21 +22,17 @@ macro_rules! __cases_leases {
         $crate::__area!($make; leases {
             r8_claim_writes_lease_and_token,
             r8_lease_is_renewed_while_the_handler_runs,
-            r8_store_renews_only_under_the_current_token,
             r8_expired_lease_is_recovered_as_a_failed_attempt_and_retried,
             r8_expired_lease_on_the_last_attempt_ends_in_error,
             r8_live_lease_is_never_recovered,
-            r8_store_refuses_recovery_of_a_lease_renewed_meanwhile,
             r8_old_worker_is_refused_after_recovery,
             r8_stale_worker_outcome_is_dropped,
             r8_recovered_job_is_claimed_again_with_a_new_token,
             r8_many_expired_leases_are_recovered_at_once,
             r8_concurrent_recoveries_record_one_error_per_lost_attempt,
-            r8_expired_leases_lists_oldest_lease_first_within_limit,
             r8_handler_is_told_when_its_lease_is_lost,
             r8_running_worker_recovers_expired_leases,
             r8_new_attempt_runs_while_a_stale_one_lingers,
-            r8_complete_jobs_applies_each_completion_under_its_own_token,
         });
     };
 }
@@ -64,7 +60,7 @@ async fn claim(
 ) -> Vec<Job> {
     let names = vec!["echo".to_string()];
     store
-        .claim_jobs(&Claim {
+        .claim_jobs(&ClaimJobs {
             names: &names,
             now,
             lease_until,
@@ -105,12 +101,12 @@ pub async fn r8_claim_writes_lease_and_token(store: TestStore) {
     assert!(claimed.lease_token.is_some());
     assert_eq!(h.p.get_job(&first).await.unwrap(), claimed);
     let now = t0() + secs(2);
-    let direct = claim(&h.jobs, now, now + secs(7), LeaseToken(-12345), 1).await;
+    let direct = claim(&h.jobs, now, now + secs(7), crate::calls::token(-12345), 1).await;
     assert_eq!(direct.len(), 1);
     assert_eq!(direct[0].id, second);
     let stored = h.p.get_job(&second).await.unwrap();
     assert_eq!(stored.lease_until, Some(now + secs(7)));
-    assert_eq!(stored.lease_token, Some(LeaseToken(-12345)));
+    assert_eq!(stored.lease_token, Some(crate::calls::token(-12345)));
     assert_ne!(claimed.lease_token, stored.lease_token);
 }
 
@@ -158,50 +154,6 @@ pub async fn r8_lease_is_renewed_while_the_handler_runs(store: TestStore) {
     assert_eq!(job.lease_token, None);
 }
 
-/// R8 (store): `renew_lease` extends the lease only under the current token of a processing
-/// job; a wrong token, or a renewal after the attempt ended, is refused and changes nothing.
-pub async fn r8_store_renews_only_under_the_current_token(store: TestStore) {
-    let h = Harness::new(store);
-    h.p.add_job("echo", json!(1)).await.unwrap();
-    let job = &claim(&h.jobs, t0(), t0() + secs(30), LeaseToken(1), 1).await[0];
-    assert!(h
-        .jobs
-        .renew_lease(&job.id, LeaseToken(1), t0() + secs(50))
-        .await
-        .unwrap());
-    assert_eq!(
-        h.p.get_job(&job.id).await.unwrap().lease_until,
-        Some(t0() + secs(50))
-    );
-    assert!(!h
-        .jobs
-        .renew_lease(&job.id, LeaseToken(2), t0() + secs(90))
-        .await
-        .unwrap());
-    assert_eq!(
-        h.p.get_job(&job.id).await.unwrap().lease_until,
-        Some(t0() + secs(50))
-    );
-    assert!(h
-        .jobs
-        .complete_job(&job.id, LeaseToken(1), &json!("out"), t0() + secs(5))
-        .await
-        .unwrap());
-    assert!(!h
-        .jobs
-        .renew_lease(&job.id, LeaseToken(1), t0() + secs(90))
-        .await
-        .unwrap());
-    let done = h.p.get_job(&job.id).await.unwrap();
-    assert_eq!(done.status, JobStatus::Completed);
-    assert_eq!(done.lease_until, None);
-    assert!(!h
-        .jobs
-        .renew_lease(&JobId::new(), LeaseToken(1), t0())
-        .await
-        .unwrap());
-}
-
 /// R8: an expired lease is recovered by any processor (even one without factories): the
 /// attempt counts as failed with a "worker lost" record and, attempts being left, the job is
 /// queued for a retry with its place in line kept.
@@ -214,9 +166,9 @@ pub async fn r8_expired_lease_is_recovered_as_a_failed_attempt_and_retried(store
     assert_eq!(rescuer.recover_expired_jobs().await.unwrap(), 1);
     let job = h.p.get_job(&id).await.unwrap();
     assert_eq!(job.status, JobStatus::Queued);
-    assert_eq!(job.retry_counter, 1);
+    assert_eq!(job.attempt, 1);
     assert_eq!(job.queued_at, t0());
-    assert_eq!(job.retry_time, Some(t0() + secs(41)));
+    assert_eq!(job.not_before, Some(t0() + secs(41)));
     assert_eq!(job.lease_until, None);
     assert_eq!(job.lease_token, None);
     assert_eq!(job.completed_at, None);
@@ -236,7 +188,7 @@ pub async fn r8_expired_lease_on_the_last_attempt_ends_in_error(store: TestStore
         h.advance(Duration::from_secs(10));
     }
     let third = h.p.pull_next_job().await.unwrap().unwrap();
-    assert_eq!(third.retry_counter, 3);
+    assert_eq!(third.attempt, 3);
     h.advance(Duration::from_secs(30));
     let lost_at = h.p.now();
     assert_eq!(h.p.recover_expired_jobs().await.unwrap(), 1);
@@ -262,58 +214,20 @@ pub async fn r8_live_lease_is_never_recovered(store: TestStore) {
     let lease_until = claimed.lease_until.unwrap();
     h.clock.set(lease_until - TimeDelta::milliseconds(1));
     assert_eq!(h.p.recover_expired_jobs().await.unwrap(), 0);
-    assert!(h
-        .jobs
-        .expired_leases(h.p.now(), 10)
+    assert!(crate::calls::expired(&*h.jobs, h.p.now(), 10)
         .await
         .unwrap()
         .is_empty());
     assert_eq!(h.p.get_job(&id).await.unwrap(), claimed);
     assert!(h.p.job_errors(&id).await.unwrap().is_empty());
     h.clock.set(lease_until);
-    let expired = h.jobs.expired_leases(h.p.now(), 10).await.unwrap();
+    let expired = crate::calls::expired(&*h.jobs, h.p.now(), 10)
+        .await
+        .unwrap();
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0], claimed);
     assert_eq!(h.p.recover_expired_jobs().await.unwrap(), 1);
     assert_eq!(h.status(&id).await, JobStatus::Queued);
-}
-
-/// R8 (store): a recovery (`lease_expired`) that lost the race to a renewal is refused: the
-/// renewed attempt keeps running and gets no record.
-pub async fn r8_store_refuses_recovery_of_a_lease_renewed_meanwhile(store: TestStore) {
-    let h = Harness::new(store);
-    h.p.add_job("echo", json!(1)).await.unwrap();
-    let job = claim(&h.jobs, t0(), t0() + secs(30), LeaseToken(3), 1)
-        .await
-        .remove(0);
-    let now = t0() + secs(31);
-    let seen = h.jobs.expired_leases(now, 10).await.unwrap();
-    assert_eq!(seen.len(), 1, "the recoverer sees the expired lease");
-    assert!(h
-        .jobs
-        .renew_lease(&job.id, LeaseToken(3), now + secs(30))
-        .await
-        .unwrap());
-    let recovery = Failure {
-        record: ErrorRecord::new(1, "worker lost", now),
-        retry_at: Some(now + secs(10)),
-        now,
-        lease_expired: true,
-    };
-    assert!(!h
-        .jobs
-        .fail_job(&job.id, LeaseToken(3), &recovery)
-        .await
-        .unwrap());
-    let stored = h.p.get_job(&job.id).await.unwrap();
-    assert_eq!(stored.status, JobStatus::Processing);
-    assert_eq!(stored.lease_until, Some(now + secs(30)));
-    assert!(h.p.job_errors(&job.id).await.unwrap().is_empty());
-    assert!(h
-        .jobs
-        .complete_job(&job.id, LeaseToken(3), &json!("ok"), now)
-        .await
-        .unwrap());
 }
 
 /// R8: after recovery the old worker's completion, failure and renewal are refused and the
@@ -328,21 +242,20 @@ pub async fn r8_old_worker_is_refused_after_recovery(store: TestStore) {
     let recovered = h.p.get_job(&id).await.unwrap();
     let records = h.p.job_errors(&id).await.unwrap();
     let now = h.p.now();
-    assert!(!h
-        .jobs
-        .complete_job(&id, token, &json!("late"), now)
-        .await
-        .unwrap());
-    let failure = Failure {
+    assert!(
+        !crate::calls::complete(&*h.jobs, &id, token, &json!("late"), now)
+            .await
+            .unwrap()
+    );
+    let failure = crate::calls::Failure {
         record: ErrorRecord::new(1, "late failure", now),
         retry_at: None,
         now,
-        lease_expired: false,
     };
-    assert!(!h.jobs.fail_job(&id, token, &failure).await.unwrap());
-    assert!(!h
-        .jobs
-        .renew_lease(&id, token, now + secs(30))
+    assert!(!crate::calls::fail(&*h.jobs, &failure.of(&id, token))
+        .await
+        .unwrap());
+    assert!(!crate::calls::renew(&*h.jobs, &id, token, now + secs(30))
         .await
         .unwrap());
     assert_eq!(h.p.get_job(&id).await.unwrap(), recovered);
@@ -372,7 +285,7 @@ pub async fn r8_stale_worker_outcome_is_dropped(store: TestStore) {
     assert_eq!(rescuer.recover_expired_jobs().await.unwrap(), 1);
     h.advance(Duration::from_secs(10));
     let again = rescuer.pull_next_job().await.unwrap().unwrap();
-    assert_eq!(again.retry_counter, 2);
+    assert_eq!(again.attempt, 2);
     gate.open();
     assert_eq!(
         finish(stale).await.unwrap(),
@@ -394,7 +307,7 @@ pub async fn r8_stale_worker_outcome_is_dropped(store: TestStore) {
     assert_eq!(h.p.job_errors(&id).await.unwrap().len(), 1);
 }
 
-/// R8: a recovered job is claimed again with a new token and a higher `retry_counter`; only
+/// R8: a recovered job is claimed again with a new token and a higher `attempt`; only
 /// the new token ends the attempt.
 pub async fn r8_recovered_job_is_claimed_again_with_a_new_token(store: TestStore) {
     let h = Harness::new(store);
@@ -409,16 +322,20 @@ pub async fn r8_recovered_job_is_claimed_again_with_a_new_token(store: TestStore
     h.advance(Duration::from_secs(10));
     let second = h.p.pull_next_job().await.unwrap().unwrap();
     assert_eq!(second.id, id);
-    assert_eq!(second.retry_counter, 2);
+    assert_eq!(second.attempt, 2);
     assert_eq!(second.picked_at, Some(h.p.now()));
     assert_eq!(second.lease_until, Some(h.p.now() + secs(30)));
     assert_ne!(second.lease_token, first.lease_token);
     let now = h.p.now();
-    assert!(!h
-        .jobs
-        .complete_job(&id, first.lease_token.unwrap(), &json!("old"), now)
-        .await
-        .unwrap());
+    assert!(!crate::calls::complete(
+        &*h.jobs,
+        &id,
+        first.lease_token.unwrap(),
+        &json!("old"),
+        now
+    )
+    .await
+    .unwrap());
     assert_eq!(h.p.process_job(&id).await.unwrap(), JobStatus::Completed);
     assert_eq!(h.p.job_result(&id).await.unwrap(), Some(json!("again")));
 }
@@ -429,16 +346,14 @@ pub async fn r8_many_expired_leases_are_recovered_at_once(store: TestStore) {
     h.p.add_jobs("echo", (0..150).map(|n| json!(n)).collect())
         .await
         .unwrap();
-    let claimed = claim(&h.jobs, t0(), t0() + secs(30), LeaseToken(8), 150).await;
+    let claimed = claim(&h.jobs, t0(), t0() + secs(30), crate::calls::token(8), 150).await;
     assert_eq!(claimed.len(), 150);
     h.advance(Duration::from_secs(30));
     assert_eq!(h.p.recover_expired_jobs().await.unwrap(), 150);
     let counts = h.p.count_jobs().await.unwrap();
     assert_eq!(counts[&JobStatus::Queued], 150);
     assert_eq!(counts[&JobStatus::Processing], 0);
-    assert!(h
-        .jobs
-        .expired_leases(h.p.now(), 1000)
+    assert!(crate::calls::expired(&*h.jobs, h.p.now(), 1000)
         .await
         .unwrap()
         .is_empty());
@@ -454,7 +369,7 @@ pub async fn r8_concurrent_recoveries_record_one_error_per_lost_attempt(store: T
     h.p.add_jobs("echo", (0..40).map(|n| json!(n)).collect())
         .await
         .unwrap();
-    let claimed = claim(&h.jobs, t0(), t0() + secs(30), LeaseToken(8), 40).await;
+    let claimed = claim(&h.jobs, t0(), t0() + secs(30), crate::calls::token(8), 40).await;
     assert_eq!(claimed.len(), 40);
     h.advance(Duration::from_secs(31));
     let tasks: Vec<_> = (0..4)
@@ -473,48 +388,8 @@ pub async fn r8_concurrent_recoveries_record_one_error_per_lost_attempt(store: T
         assert_eq!(errors.len(), 1, "job {}: {errors:?}", job.id);
         let stored = h.p.get_job(&job.id).await.unwrap();
         assert_eq!(stored.status, JobStatus::Queued);
-        assert_eq!(stored.retry_counter, 1);
+        assert_eq!(stored.attempt, 1);
     }
-}
-
-/// R8 (store): `expired_leases` lists processing jobs whose lease ended at or before now,
-/// oldest lease first, at most `limit`, and no job of another status.
-pub async fn r8_expired_leases_lists_oldest_lease_first_within_limit(store: TestStore) {
-    let h = Harness::new(store);
-    let ids =
-        h.p.add_jobs("echo", (0..4).map(|n| json!(n)).collect())
-            .await
-            .unwrap();
-    for (lease, token) in [(20, 1), (10, 2), (30, 3), (5, 4)] {
-        claim(&h.jobs, t0(), t0() + secs(lease), LeaseToken(token), 1).await;
-    }
-    // The fourth job (lease 5 s) completes: it has no lease to expire any more.
-    assert!(h
-        .jobs
-        .complete_job(&ids[3], LeaseToken(4), &json!(3), t0())
-        .await
-        .unwrap());
-    let listed = |now: DateTime<Utc>, limit: usize| {
-        let jobs = h.jobs.clone();
-        async move {
-            jobs.expired_leases(now, limit)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|j| j.id)
-                .collect::<Vec<_>>()
-        }
-    };
-    assert!(listed(t0() + secs(9), 10).await.is_empty());
-    assert_eq!(
-        listed(t0() + secs(25), 10).await,
-        vec![ids[1].clone(), ids[0].clone()]
-    );
-    assert_eq!(listed(t0() + secs(25), 1).await, vec![ids[1].clone()]);
-    assert_eq!(
-        listed(t0() + secs(30), 10).await,
-        vec![ids[1].clone(), ids[0].clone(), ids[2].clone()]
-    );
 }
 
 /// R8: when its lease is recovered elsewhere, the running handler is told through its
@@ -557,7 +432,7 @@ pub async fn r8_running_worker_recovers_expired_leases(store: TestStore) {
         h.p.add_job("echo", json!({"survives": true}))
             .await
             .unwrap();
-    claim(&h.jobs, t0(), t0() + secs(30), LeaseToken(99), 1).await;
+    claim(&h.jobs, t0(), t0() + secs(30), crate::calls::token(99), 1).await;
     h.advance(Duration::from_secs(31));
     let worker = Processor::builder_with(h.jobs.clone(), h.items.clone())
         .name("rescuer")
@@ -577,7 +452,7 @@ pub async fn r8_running_worker_recovers_expired_leases(store: TestStore) {
     h.wait_for_status(&id, JobStatus::Completed).await;
     worker.stop_processor().await;
     let job = h.p.get_job(&id).await.unwrap();
-    assert_eq!(job.retry_counter, 2);
+    assert_eq!(job.attempt, 2);
     assert_eq!(job.output, Some(json!({"survives": true})));
     let errors = h.p.job_errors(&id).await.unwrap();
     assert_eq!(errors.len(), 1);
@@ -625,7 +500,7 @@ pub async fn r8_new_attempt_runs_while_a_stale_one_lingers(store: TestStore) {
     );
     h.advance(Duration::from_secs(10));
     let second = h.p.pull_next_job().await.unwrap().expect("attempt 2");
-    assert_eq!(second.retry_counter, 2);
+    assert_eq!(second.attempt, 2);
     let mut current = spawn_process(&h.p, &id);
     tokio::select! {
         permit = gate.started.acquire() => permit.expect("semaphore open").forget(),
@@ -647,62 +522,4 @@ pub async fn r8_new_attempt_runs_while_a_stale_one_lingers(store: TestStore) {
         gate.saw_cancel(),
         "the running attempt's handler was not told of the cancel"
     );
-}
-
-/// R8/R9: a batch of completions applies each one exactly as `complete_job` would, fenced by
-/// its own token: a wrong token, a cancelled job and an unclaimed job are refused while the
-/// others complete with their own outputs; repeating the batch applies nothing twice.
-pub async fn r8_complete_jobs_applies_each_completion_under_its_own_token(store: TestStore) {
-    let h = Harness::new(store);
-    let ids: Vec<JobId> =
-        h.p.add_jobs("echo", (0..5).map(|i| json!(i)).collect())
-            .await
-            .unwrap();
-    assert_eq!(h.jobs.complete_jobs(&[]).await.unwrap(), Vec::<bool>::new());
-    let now = t0() + secs(1);
-    let token = LeaseToken(777);
-    let claimed = claim(&h.jobs, now, now + secs(30), token, 4).await;
-    assert_eq!(claimed.len(), 4);
-    h.p.cancel_job(&ids[2]).await.unwrap();
-    let done = t0() + secs(2);
-    let completion = |i: usize, token: LeaseToken| Completion {
-        id: ids[i].clone(),
-        token,
-        output: json!({ "out": i }),
-        now: done,
-    };
-    let batch = vec![
-        completion(3, token),
-        completion(1, LeaseToken(778)),
-        completion(2, token),
-        completion(4, token),
-        completion(0, token),
-    ];
-    assert_eq!(
-        h.jobs.complete_jobs(&batch).await.unwrap(),
-        vec![true, false, false, false, true]
-    );
-    for i in [0, 3] {
-        let job = h.p.get_job(&ids[i]).await.unwrap();
-        assert_eq!(job.status, JobStatus::Completed, "{job:?}");
-        assert_eq!(job.output, Some(json!({ "out": i })));
-        assert_eq!(job.completed_at, Some(done));
-        assert_eq!(job.lease_until, None);
-        assert_eq!(job.lease_token, None);
-    }
-    let refused = h.p.get_job(&ids[1]).await.unwrap();
-    assert_eq!(refused.status, JobStatus::Processing);
-    assert_eq!(refused.lease_token, Some(token));
-    assert_eq!(refused.output, None);
-    assert_eq!(h.status(&ids[2]).await, JobStatus::Cancelled);
-    assert_eq!(h.status(&ids[4]).await, JobStatus::Queued);
-    assert_eq!(
-        h.jobs.complete_jobs(&batch).await.unwrap(),
-        vec![false; batch.len()]
-    );
-    assert_eq!(
-        h.jobs.complete_jobs(&[completion(1, token)]).await.unwrap(),
-        vec![true]
-    );
-    assert_eq!(h.status(&ids[1]).await, JobStatus::Completed);
 }

@@ -13,7 +13,7 @@ use crate::support::{Harness, TestStore};
 macro_rules! __cases_remove {
     ($make:expr) => {
         $crate::__area!($make; remove {
-            r6_default_removes_ended_jobs_with_the_seed_counts,
+            r6_default_removes_ended_jobs_with_the_doctest_counts,
             r6_default_reports_zeros_on_an_empty_store,
             r6_queued_or_processing_is_refused_and_removes_nothing,
             r6_explicit_subset_removes_only_those_statuses,
@@ -65,8 +65,8 @@ async fn all_jobs(h: &Harness) -> Vec<Job> {
 }
 
 /// R6: with no statuses, `remove_jobs` deletes cancelled, completed and error jobs and returns
-/// the seed's `{cancelled: 1, completed: 1, error: 2}`; the queued job stays and is pulled.
-pub async fn r6_default_removes_ended_jobs_with_the_seed_counts(store: TestStore) {
+/// the doctest's `{cancelled: 1, completed: 1, error: 2}`; the queued job stays and is pulled.
+pub async fn r6_default_removes_ended_jobs_with_the_doctest_counts(store: TestStore) {
     let h = Harness::new(store);
     let done = h.p.add_job("echo", json!({"foo": "bar"})).await.unwrap();
     let cancelled = h.p.add_job("echo", json!({"foo": "bar"})).await.unwrap();

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use remote_core::{
-    handler_fn, Claim, Error, ErrorRecord, Failure, Job, JobContext, JobError, JobFactory,
-    JobQuery, JobStatus, LeaseToken, Processor, ResultExt,
+    handler_fn, Error, ErrorRecord, JobContext, JobError, JobFactory, JobQuery, JobStatus,
+    Processor, ResultExt,
 };
 use serde_json::{json, Value};
 
@@ -18,22 +18,20 @@ use crate::support::{t0, Harness, TestStore};
 macro_rules! __cases_retry {
     ($make:expr) => {
         $crate::__area!($make; retry {
-            r3_retryable_error_requeues_with_retry_time_from_the_failure,
-            r3_retried_job_is_not_pulled_before_its_retry_time,
+            r3_retryable_error_requeues_with_not_before_from_the_failure,
+            r3_retried_job_is_not_pulled_before_its_not_before,
             r3_last_attempt_ends_in_error_with_one_record_per_attempt,
             r3_permanent_error_ends_the_job_at_once,
             r3_panic_is_recorded_with_its_message_and_retried,
             r3_error_text_keeps_its_source_chain,
-            r3_max_retries_comes_from_the_factory,
+            r3_max_attempts_comes_from_the_factory,
             r3_retry_delay_comes_from_the_factory_to_the_millisecond,
             r3_success_after_failures_completes_and_keeps_the_records,
-            r3_store_keeps_error_records_exactly_and_in_order,
             r3_missing_factory_fails_with_a_record_naming_the_job,
             r7_registering_a_name_twice_is_an_error_and_keeps_the_first,
             r7_factories_are_listed,
             r7_worker_pulls_only_registered_names,
             r7_job_names_narrows_pulling,
-            r7_store_claims_only_the_given_names,
         });
     };
 }
@@ -56,9 +54,9 @@ fn failing(name: &str) -> JobFactory {
     )
 }
 
-/// R3: a retryable failure puts the job back in `queued` with `retry_time = failure time +
+/// R3: a retryable failure puts the job back in `queued` with `not_before = failure time +
 /// retry_delay` (not claim time), keeps `queued_at`, clears the lease and records attempt 1.
-pub async fn r3_retryable_error_requeues_with_retry_time_from_the_failure(store: TestStore) {
+pub async fn r3_retryable_error_requeues_with_not_before_from_the_failure(store: TestStore) {
     let h = Harness::new(store);
     let id = h.p.add_job("fatal", None).await.unwrap();
     h.advance(Duration::from_secs(1));
@@ -68,13 +66,13 @@ pub async fn r3_retryable_error_requeues_with_retry_time_from_the_failure(store:
     assert_eq!(h.p.process_job(&id).await.unwrap(), JobStatus::Queued);
     let job = h.p.get_job(&id).await.unwrap();
     assert_eq!(job.status, JobStatus::Queued);
-    assert_eq!(job.retry_counter, 1);
+    assert_eq!(job.attempt, 1);
     assert_eq!(job.queued_at, t0(), "a retry keeps its place in line");
     assert_eq!(job.picked_at, Some(t0() + secs(1)));
     assert_eq!(
-        job.retry_time,
+        job.not_before,
         Some(t0() + ms(3500) + secs(10)),
-        "retry_time = failure time + retry_delay, not claim time + retry_delay"
+        "not_before = failure time + retry_delay, not claim time + retry_delay"
     );
     assert_eq!(job.lease_until, None);
     assert_eq!(job.lease_token, None);
@@ -87,35 +85,35 @@ pub async fn r3_retryable_error_requeues_with_retry_time_from_the_failure(store:
     assert_eq!(errors[0].message, "A fatal error occurred.");
 }
 
-/// R3: a retried job is not pulled before its `retry_time` and is pulled at it, as attempt 2.
-pub async fn r3_retried_job_is_not_pulled_before_its_retry_time(store: TestStore) {
+/// R3: a retried job is not pulled before its `not_before` and is pulled at it, as attempt 2.
+pub async fn r3_retried_job_is_not_pulled_before_its_not_before(store: TestStore) {
     let h = Harness::new(store);
     let id = h.p.add_job("fatal", None).await.unwrap();
     h.p.pull_next_job().await.unwrap().expect("a job");
     h.advance(Duration::from_secs(2));
     h.p.process_job(&id).await.unwrap();
-    let retry_time = t0() + secs(12);
-    assert_eq!(h.p.get_job(&id).await.unwrap().retry_time, Some(retry_time));
+    let not_before = t0() + secs(12);
+    assert_eq!(h.p.get_job(&id).await.unwrap().not_before, Some(not_before));
     assert!(h.p.pull_next_job().await.unwrap().is_none());
-    h.clock.set(retry_time - ms(1));
+    h.clock.set(not_before - ms(1));
     assert!(
         h.p.pull_next_job().await.unwrap().is_none(),
-        "pulled 1 ms before its retry_time"
+        "pulled 1 ms before its not_before"
     );
-    h.clock.set(retry_time);
+    h.clock.set(not_before);
     let again =
         h.p.pull_next_job()
             .await
             .unwrap()
-            .expect("due at retry_time");
+            .expect("due at not_before");
     assert_eq!(again.id, id);
     assert_eq!(again.status, JobStatus::Processing);
-    assert_eq!(again.retry_counter, 2);
-    assert_eq!(again.picked_at, Some(retry_time));
+    assert_eq!(again.attempt, 2);
+    assert_eq!(again.picked_at, Some(not_before));
     assert_eq!(again.queued_at, t0());
 }
 
-/// R3: after `max_retries` failed attempts the job is `error`, with exactly that many records
+/// R3: after `max_attempts` failed attempts the job is `error`, with exactly that many records
 /// in order (attempts 1..n, the failure times) and `completed_at` set; it is never pulled again.
 pub async fn r3_last_attempt_ends_in_error_with_one_record_per_attempt(store: TestStore) {
     let h = Harness::new(store);
@@ -123,7 +121,7 @@ pub async fn r3_last_attempt_ends_in_error_with_one_record_per_attempt(store: Te
     let mut failed_at = Vec::new();
     for attempt in 1..=3u32 {
         let job = h.p.pull_next_job().await.unwrap().expect("due");
-        assert_eq!(job.retry_counter, attempt);
+        assert_eq!(job.attempt, attempt);
         h.advance(Duration::from_millis(700));
         failed_at.push(h.p.now());
         let status = h.p.process_job(&id).await.unwrap();
@@ -137,7 +135,7 @@ pub async fn r3_last_attempt_ends_in_error_with_one_record_per_attempt(store: Te
     }
     let job = h.p.get_job(&id).await.unwrap();
     assert_eq!(job.status, JobStatus::Error);
-    assert_eq!(job.retry_counter, 3);
+    assert_eq!(job.attempt, 3);
     assert_eq!(job.completed_at, Some(failed_at[2]));
     assert_eq!(job.lease_token, None);
     let errors = h.p.job_errors(&id).await.unwrap();
@@ -158,13 +156,13 @@ pub async fn r3_last_attempt_ends_in_error_with_one_record_per_attempt(store: Te
 pub async fn r3_permanent_error_ends_the_job_at_once(store: TestStore) {
     let h = Harness::new(store);
     let id = h.p.add_job("error", None).await.unwrap();
-    assert_eq!(h.p.get_job(&id).await.unwrap().max_retries, 3);
+    assert_eq!(h.p.get_job(&id).await.unwrap().max_attempts, 3);
     h.p.pull_next_job().await.unwrap().expect("a job");
     h.advance(Duration::from_secs(1));
     assert_eq!(h.p.process_job(&id).await.unwrap(), JobStatus::Error);
     let job = h.p.get_job(&id).await.unwrap();
     assert_eq!(job.status, JobStatus::Error);
-    assert_eq!(job.retry_counter, 1);
+    assert_eq!(job.attempt, 1);
     assert_eq!(job.completed_at, Some(t0() + secs(1)));
     assert_eq!(job.output, None);
     let errors = h.p.job_errors(&id).await.unwrap();
@@ -183,8 +181,8 @@ pub async fn r3_panic_is_recorded_with_its_message_and_retried(store: TestStore)
     h.p.pull_next_job().await.unwrap().expect("a job");
     assert_eq!(h.p.process_job(&id).await.unwrap(), JobStatus::Queued);
     let job = h.p.get_job(&id).await.unwrap();
-    assert_eq!(job.retry_counter, 1);
-    assert_eq!(job.retry_time, Some(t0() + secs(10)));
+    assert_eq!(job.attempt, 1);
+    assert_eq!(job.not_before, Some(t0() + secs(10)));
     let errors = h.p.job_errors(&id).await.unwrap();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].attempt, 1);
@@ -292,18 +290,18 @@ pub async fn r3_error_text_keeps_its_source_chain(store: TestStore) {
     }
 }
 
-/// R3: `max_retries` set on a factory is the number of attempts its jobs get (and at least 1).
-pub async fn r3_max_retries_comes_from_the_factory(store: TestStore) {
+/// R3: `max_attempts` set on a factory is the number of attempts its jobs get (and at least 1).
+pub async fn r3_max_attempts_comes_from_the_factory(store: TestStore) {
     let h = Harness::new(store);
-    h.p.register(failing("five").max_retries(5)).unwrap();
-    h.p.register(failing("once").max_retries(1)).unwrap();
-    h.p.register(failing("zero").max_retries(0)).unwrap();
+    h.p.register(failing("five").max_attempts(5)).unwrap();
+    h.p.register(failing("once").max_attempts(1)).unwrap();
+    h.p.register(failing("zero").max_attempts(0)).unwrap();
     let five = h.p.add_job("five", None).await.unwrap();
     let once = h.p.add_job("once", None).await.unwrap();
     let zero = h.p.add_job("zero", None).await.unwrap();
-    assert_eq!(h.p.get_job(&five).await.unwrap().max_retries, 5);
-    assert_eq!(h.p.get_job(&once).await.unwrap().max_retries, 1);
-    assert_eq!(h.p.get_job(&zero).await.unwrap().max_retries, 1);
+    assert_eq!(h.p.get_job(&five).await.unwrap().max_attempts, 5);
+    assert_eq!(h.p.get_job(&once).await.unwrap().max_attempts, 1);
+    assert_eq!(h.p.get_job(&zero).await.unwrap().max_attempts, 1);
     for round in 1..=5 {
         while h.p.process_next_job().await.unwrap() {}
         h.advance(Duration::from_secs(10));
@@ -324,7 +322,7 @@ pub async fn r3_max_retries_comes_from_the_factory(store: TestStore) {
     );
     assert_eq!(attempts(h.p.job_errors(&once).await.unwrap()), vec![1]);
     assert_eq!(attempts(h.p.job_errors(&zero).await.unwrap()), vec![1]);
-    assert_eq!(h.p.get_job(&five).await.unwrap().retry_counter, 5);
+    assert_eq!(h.p.get_job(&five).await.unwrap().attempt, 5);
 }
 
 /// R3: `retry_delay` set on a factory is stored on its jobs and spaces attempts to the ms.
@@ -339,13 +337,13 @@ pub async fn r3_retry_delay_comes_from_the_factory_to_the_millisecond(store: Tes
     );
     h.advance(Duration::from_millis(3));
     assert!(h.p.process_next_job().await.unwrap());
-    let retry_time = t0() + ms(1503);
-    assert_eq!(h.p.get_job(&id).await.unwrap().retry_time, Some(retry_time));
-    h.clock.set(retry_time - ms(1));
+    let not_before = t0() + ms(1503);
+    assert_eq!(h.p.get_job(&id).await.unwrap().not_before, Some(not_before));
+    h.clock.set(not_before - ms(1));
     assert!(!h.p.process_next_job().await.unwrap());
-    h.clock.set(retry_time);
+    h.clock.set(not_before);
     assert!(h.p.process_next_job().await.unwrap());
-    assert_eq!(h.p.get_job(&id).await.unwrap().retry_counter, 2);
+    assert_eq!(h.p.get_job(&id).await.unwrap().attempt, 2);
 }
 
 /// R3: a job that fails twice then returns output is `completed` with its output, keeps both
@@ -380,7 +378,7 @@ pub async fn r3_success_after_failures_completes_and_keeps_the_records(store: Te
     assert_eq!(*seen.lock().unwrap(), vec![1, 2, 3]);
     let job = h.p.get_job(&id).await.unwrap();
     assert_eq!(job.status, JobStatus::Completed);
-    assert_eq!(job.retry_counter, 3);
+    assert_eq!(job.attempt, 3);
     assert_eq!(job.output, Some(json!({"attempt": 3, "input": "x"})));
     let errors = h.p.job_errors(&id).await.unwrap();
     let texts: Vec<(u32, String)> = errors.into_iter().map(|e| (e.attempt, e.message)).collect();
@@ -391,60 +389,6 @@ pub async fn r3_success_after_failures_completes_and_keeps_the_records(store: Te
             (2, "attempt 2 failed".to_string())
         ]
     );
-}
-
-/// R3 (store): `fail_job` appends records that read back exactly (id, ms time, attempt, text),
-/// in the order they were added; each applies its status and `retry_time`.
-pub async fn r3_store_keeps_error_records_exactly_and_in_order(store: TestStore) {
-    let h = Harness::new(store);
-    let job = Job::queued("echo", json!(1), 4, Duration::from_secs(1), t0());
-    let id = job.id.clone();
-    h.jobs.insert_jobs(&[job]).await.unwrap();
-    let names = vec!["echo".to_string()];
-    let mut written = Vec::new();
-    for attempt in 1..=4u32 {
-        let now = t0() + ms(1234 * i64::from(attempt) + 7);
-        let token = LeaseToken(1000 + i64::from(attempt));
-        let claimed = h
-            .jobs
-            .claim_jobs(&Claim {
-                names: &names,
-                now,
-                lease_until: now + secs(30),
-                token,
-                limit: 1,
-            })
-            .await
-            .unwrap();
-        assert_eq!(claimed.len(), 1, "attempt {attempt} claimed");
-        assert_eq!(claimed[0].retry_counter, attempt);
-        let record = ErrorRecord::new(attempt, format!("failure number {attempt} ✗"), now);
-        let retry_at = (attempt < 4).then_some(now);
-        written.push(record.clone());
-        let failure = Failure {
-            record,
-            retry_at,
-            now,
-            lease_expired: false,
-        };
-        assert!(h.jobs.fail_job(&id, token, &failure).await.unwrap());
-        let stored = h.jobs.get_job(&id).await.unwrap().unwrap();
-        assert_eq!(stored.retry_time.filter(|_| attempt < 4), retry_at);
-        let status = if attempt < 4 {
-            JobStatus::Queued
-        } else {
-            JobStatus::Error
-        };
-        assert_eq!(stored.status, status);
-        assert_eq!(stored.lease_token, None);
-        assert_eq!(
-            h.jobs.job_errors(&id).await.unwrap().unwrap(),
-            written,
-            "after attempt {attempt}"
-        );
-    }
-    let done = h.jobs.get_job(&id).await.unwrap().unwrap();
-    assert_eq!(done.completed_at, Some(t0() + ms(1234 * 4 + 7)));
 }
 
 /// R3/R7: `process_job` on a processor that lacks the factory fails the attempt with a record
@@ -484,7 +428,7 @@ pub async fn r3_missing_factory_fails_with_a_record_naming_the_job(store: TestSt
     }
     let job = h.p.get_job(&id).await.unwrap();
     assert_eq!(job.output, None);
-    assert_eq!(job.retry_counter, 3);
+    assert_eq!(job.attempt, 3);
     assert!(h.p.pull_next_job().await.unwrap().is_none());
 }
 
@@ -495,7 +439,7 @@ pub async fn r7_registering_a_name_twice_is_an_error_and_keeps_the_first(store: 
         "echo",
         handler_fn(|_ctx: JobContext| async move { Ok::<_, JobError>(json!("second")) }),
     )
-    .max_retries(7)
+    .max_attempts(7)
     .default_input(json!("second default"));
     match h.p.register(second) {
         Err(Error::DuplicateFactory(name)) => assert_eq!(name, "echo"),
@@ -506,10 +450,10 @@ pub async fn r7_registering_a_name_twice_is_an_error_and_keeps_the_first(store: 
             .into_iter()
             .find(|f| f.name == "echo")
             .unwrap();
-    assert_eq!(info.max_retries, 3);
+    assert_eq!(info.max_attempts, 3);
     assert_eq!(info.default_input, Value::Null);
     let id = h.p.add_job("echo", json!({"first": true})).await.unwrap();
-    assert_eq!(h.p.get_job(&id).await.unwrap().max_retries, 3);
+    assert_eq!(h.p.get_job(&id).await.unwrap().max_attempts, 3);
     assert!(h.p.process_next_job().await.unwrap());
     assert_eq!(
         h.p.job_result(&id).await.unwrap(),
@@ -528,13 +472,13 @@ pub async fn r7_factories_are_listed(store: TestStore) {
             .find(|f| f.name == "sleep")
             .unwrap();
     assert_eq!(sleep.retry_delay, Duration::from_secs(1));
-    assert_eq!(sleep.max_retries, 3);
+    assert_eq!(sleep.max_attempts, 3);
     let other = h.processor("other");
     assert!(other.factories().is_empty());
     other
         .register(
             failing("b")
-                .max_retries(2)
+                .max_attempts(2)
                 .retry_delay(Duration::from_millis(250))
                 .default_input(json!([1])),
         )
@@ -545,7 +489,7 @@ pub async fn r7_factories_are_listed(store: TestStore) {
         listed.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
         vec!["a", "b"]
     );
-    assert_eq!(listed[1].max_retries, 2);
+    assert_eq!(listed[1].max_attempts, 2);
     assert_eq!(listed[1].retry_delay, Duration::from_millis(250));
     assert_eq!(listed[1].default_input, json!([1]));
     assert_eq!(h.p.factories().len(), 5, "registries are per processor");
@@ -576,7 +520,7 @@ pub async fn r7_worker_pulls_only_registered_names(store: TestStore) {
     assert!(!h.p.process_next_job().await.unwrap());
     let job = h.p.get_job(&special).await.unwrap();
     assert_eq!(job.status, JobStatus::Queued);
-    assert_eq!(job.retry_counter, 0);
+    assert_eq!(job.attempt, 0);
     assert!(h.p.job_errors(&special).await.unwrap().is_empty());
     let queued =
         h.p.list_jobs(&JobQuery {
@@ -627,52 +571,4 @@ pub async fn r7_job_names_narrows_pulling(store: TestStore) {
         narrow.process_job(&echo).await.unwrap(),
         JobStatus::Completed
     );
-}
-
-/// R7 (store): a claim takes only jobs whose names are listed; an empty list takes nothing,
-/// and an older job of another name does not block the claim.
-pub async fn r7_store_claims_only_the_given_names(store: TestStore) {
-    let h = Harness::new(store);
-    let mut jobs = Vec::new();
-    for (n, name) in ["a", "b", "c", "b"].into_iter().enumerate() {
-        jobs.push(Job::queued(
-            name,
-            json!(n),
-            3,
-            Duration::from_secs(10),
-            t0() + ms(n as i64),
-        ));
-    }
-    h.jobs.insert_jobs(&jobs).await.unwrap();
-    let claim = |names: &'static [&'static str]| {
-        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        let jobs = h.jobs.clone();
-        async move {
-            jobs.claim_jobs(&Claim {
-                names: &names,
-                now: t0() + secs(1),
-                lease_until: t0() + secs(31),
-                token: LeaseToken(7),
-                limit: 10,
-            })
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|j| j.id)
-            .collect::<Vec<_>>()
-        }
-    };
-    assert!(
-        claim(&[]).await.is_empty(),
-        "an empty name list matches none"
-    );
-    assert!(claim(&["zzz"]).await.is_empty());
-    assert_eq!(
-        claim(&["c", "b"]).await,
-        vec![jobs[1].id.clone(), jobs[2].id.clone(), jobs[3].id.clone()]
-    );
-    let a = h.jobs.get_job(&jobs[0].id).await.unwrap().unwrap();
-    assert_eq!(a.status, JobStatus::Queued);
-    assert_eq!(a.retry_counter, 0);
-    assert_eq!(claim(&["a", "b", "c"]).await, vec![jobs[0].id.clone()]);
 }

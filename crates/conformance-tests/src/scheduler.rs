@@ -20,7 +20,7 @@ macro_rules! __cases_scheduler {
     ($make:expr) => {
         $crate::__area!($make; scheduler {
             r14_add_scheduler_item_stores_every_field_to_the_millisecond,
-            r14_items_default_to_active_with_a_300_s_retry_delay,
+            r14_items_default_to_active_with_a_300_s_lock,
             r14_list_scheduler_items_returns_every_item_by_id,
             r14_update_scheduler_item_persists_the_changes,
             r14_remove_scheduler_item_deletes_only_that_item,
@@ -37,9 +37,10 @@ macro_rules! __cases_scheduler {
             r15_locked_item_does_not_hide_other_due_items,
             r15_inactive_item_does_not_hide_other_due_items,
             r15_many_locked_and_inactive_items_do_not_hide_a_due_item,
-            r15_locked_item_is_pulled_again_after_retry_time_only_if_still_due,
-            r15_pull_without_firing_keeps_the_lock_for_retry_delay,
+            r15_locked_item_is_pulled_again_after_its_lock_only_if_still_due,
+            r15_pull_without_firing_keeps_the_lock_for_lock_duration,
             r15_three_schedulers_firing_at_once_add_one_job_per_occurrence,
+            r15_schedulers_on_two_handles_add_one_job_per_occurrence,
             r15_three_schedulers_pulling_at_once_take_each_occurrence_once,
             r15_three_scheduler_workers_add_one_job_per_occurrence,
             r15_an_occurrence_whose_job_a_dead_scheduler_stored_is_not_added_again,
@@ -95,7 +96,7 @@ pub async fn r14_add_scheduler_item_stores_every_field_to_the_millisecond(store:
     let next = t0() + secs(90) + TimeDelta::nanoseconds(123_456_789);
     let item = SchedulerItem::delay("echo", 60)
         .with_input(json!({"a": [1, 2, {"b": "ü"}]}))
-        .with_retry_delay(Duration::from_millis(7_250))
+        .with_lock_duration(Duration::from_millis(7_250))
         .with_next_call_time(next);
     let id = h.p.add_scheduler_item(item.clone()).await.unwrap();
     assert_eq!(id, item.id);
@@ -108,14 +109,14 @@ pub async fn r14_add_scheduler_item_stores_every_field_to_the_millisecond(store:
         got.next_call_time,
         Some(t0() + secs(90) + TimeDelta::milliseconds(123))
     );
-    assert_eq!(got.retry_time, None);
-    assert_eq!(got.retry_delay, Duration::from_millis(7_250));
+    assert_eq!(got.locked_until, None);
+    assert_eq!(got.lock_duration, Duration::from_millis(7_250));
     assert_eq!(got.schedule, Schedule::Delay { delay: 60 });
 }
 
-/// R14: items default to active with a 300 s retry delay and null input; a Delay without
+/// R14: items default to active with a 300 s lock duration and null input; a Delay without
 /// next call time gets creation + delay.
-pub async fn r14_items_default_to_active_with_a_300_s_retry_delay(store: TestStore) {
+pub async fn r14_items_default_to_active_with_a_300_s_lock(store: TestStore) {
     let h = Harness::new(store);
     let id =
         h.p.add_scheduler_item(SchedulerItem::delay("echo", 60))
@@ -123,10 +124,10 @@ pub async fn r14_items_default_to_active_with_a_300_s_retry_delay(store: TestSto
             .unwrap();
     let got = h.p.scheduler_item(&id).await.unwrap();
     assert!(got.active);
-    assert_eq!(got.retry_delay, Duration::from_secs(300));
+    assert_eq!(got.lock_duration, Duration::from_secs(300));
     assert_eq!(got.input, Value::Null);
     assert_eq!(got.next_call_time, Some(t0() + secs(60)));
-    assert_eq!(got.retry_time, None);
+    assert_eq!(got.locked_until, None);
 }
 
 /// R14: listing returns every item (Delay, Cron, crontab), ordered by id, as stored.
@@ -155,7 +156,7 @@ pub async fn r14_list_scheduler_items_returns_every_item_by_id(store: TestStore)
     }
 }
 
-/// R14: an update replaces input, job name and retry delay, and reads back as returned.
+/// R14: an update replaces input, job name and lock duration, and reads back as returned.
 pub async fn r14_update_scheduler_item_persists_the_changes(store: TestStore) {
     let h = Harness::new(store);
     let id =
@@ -166,7 +167,7 @@ pub async fn r14_update_scheduler_item_persists_the_changes(store: TestStore) {
     let changed = SchedulerItem {
         job_name: "sleep".into(),
         input: json!([0, 9]),
-        retry_delay: Duration::from_secs(12),
+        lock_duration: Duration::from_secs(12),
         ..stored.clone()
     };
     let returned = h.p.update_scheduler_item(changed).await.unwrap();
@@ -174,7 +175,7 @@ pub async fn r14_update_scheduler_item_persists_the_changes(store: TestStore) {
     assert_eq!(got, returned);
     assert_eq!(got.job_name, "sleep");
     assert_eq!(got.input, json!([0, 9]));
-    assert_eq!(got.retry_delay, Duration::from_secs(12));
+    assert_eq!(got.lock_duration, Duration::from_secs(12));
     assert_eq!(got.next_call_time, stored.next_call_time, "rule unchanged");
     assert_eq!(h.p.scheduler_items().await.unwrap().len(), 1);
     h.advance(Duration::from_secs(60));
@@ -400,14 +401,14 @@ pub async fn r15_pull_takes_the_due_item_with_the_earliest_next_call_time(store:
     assert_eq!(pull_id(&h.p).await, Some(by_time[&100].clone()));
 }
 
-/// R15: a pull sets `retry_time = now + retry_delay` and `next_call_time` to the first
+/// R15: a pull sets `locked_until = now + lock_duration` and `next_call_time` to the first
 /// occurrence after now; the returned item and the stored one agree.
 pub async fn r15_pull_locks_the_item_and_advances_next_call_time(store: TestStore) {
     let h = Harness::new(store);
     let id =
         h.p.add_scheduler_item(
             SchedulerItem::delay("echo", 60)
-                .with_retry_delay(Duration::from_secs(30))
+                .with_lock_duration(Duration::from_secs(30))
                 .with_next_call_time(t0()),
         )
         .await
@@ -415,21 +416,21 @@ pub async fn r15_pull_locks_the_item_and_advances_next_call_time(store: TestStor
     h.clock.set(t0() + secs(5));
     let pulled = pull(&h.p).await.expect("due");
     assert_eq!(pulled.id, id);
-    assert_eq!(pulled.retry_time, Some(t0() + secs(35)));
+    assert_eq!(pulled.locked_until, Some(t0() + secs(35)));
     assert_eq!(pulled.next_call_time, Some(t0() + secs(65)));
     let stored = h.p.scheduler_item(&id).await.unwrap();
-    assert_eq!(stored.retry_time, Some(t0() + secs(35)));
+    assert_eq!(stored.locked_until, Some(t0() + secs(35)));
     assert_eq!(stored.next_call_time, Some(t0() + secs(65)));
     assert!(pull(&h.p).await.is_none());
 }
 
-/// R15: due means `next_call_time <= now` and `retry_time <= now`: both bounds inclusive.
+/// R15: due means `next_call_time <= now` and `locked_until <= now`: both bounds inclusive.
 pub async fn r15_due_and_lock_bounds_are_inclusive(store: TestStore) {
     let h = Harness::new(store);
     let id =
         h.p.add_scheduler_item(
             SchedulerItem::delay("echo", 10)
-                .with_retry_delay(Duration::from_secs(25))
+                .with_lock_duration(Duration::from_secs(25))
                 .with_next_call_time(t0() + secs(10)),
         )
         .await
@@ -488,14 +489,14 @@ pub async fn r15_missed_cron_occurrences_fire_once(store: TestStore) {
     );
 }
 
-/// R15: an item locked by an earlier pull (retry_time in the future) does not hide another
+/// R15: an item locked by an earlier pull (locked_until in the future) does not hide another
 /// due item, even though its own next call time is earlier.
 pub async fn r15_locked_item_does_not_hide_other_due_items(store: TestStore) {
     let h = Harness::new(store);
     let locked =
         h.p.add_scheduler_item(
             SchedulerItem::delay("echo", 10)
-                .with_retry_delay(Duration::from_secs(300))
+                .with_lock_duration(Duration::from_secs(300))
                 .with_next_call_time(t0()),
         )
         .await
@@ -555,7 +556,7 @@ pub async fn r15_many_locked_and_inactive_items_do_not_hide_a_due_item(store: Te
         .unwrap();
         h.p.add_scheduler_item(
             SchedulerItem::delay("echo", 1)
-                .with_retry_delay(Duration::from_secs(3600))
+                .with_lock_duration(Duration::from_secs(3600))
                 .with_next_call_time(t0() + TimeDelta::milliseconds(n)),
         )
         .await
@@ -576,13 +577,13 @@ pub async fn r15_many_locked_and_inactive_items_do_not_hide_a_due_item(store: Te
     assert_eq!(pull_id(&h.p).await, None);
 }
 
-/// R15: once `retry_time` passed, a locked item is pulled again only if it is due again.
-pub async fn r15_locked_item_is_pulled_again_after_retry_time_only_if_still_due(store: TestStore) {
+/// R15: once `locked_until` passed, a locked item is pulled again only if it is due again.
+pub async fn r15_locked_item_is_pulled_again_after_its_lock_only_if_still_due(store: TestStore) {
     let h = Harness::new(store);
     let id =
         h.p.add_scheduler_item(
             SchedulerItem::delay("echo", 600)
-                .with_retry_delay(Duration::from_secs(60))
+                .with_lock_duration(Duration::from_secs(60))
                 .with_next_call_time(t0()),
         )
         .await
@@ -597,8 +598,8 @@ pub async fn r15_locked_item_is_pulled_again_after_retry_time_only_if_still_due(
 }
 
 /// R15: a pull that is not followed by a firing (a scheduler that died) keeps the item
-/// locked for `retry_delay`; then it is due again.
-pub async fn r15_pull_without_firing_keeps_the_lock_for_retry_delay(store: TestStore) {
+/// locked for `lock_duration`; then it is due again.
+pub async fn r15_pull_without_firing_keeps_the_lock_for_lock_duration(store: TestStore) {
     let h = Harness::new(store);
     let id =
         h.p.add_scheduler_item(SchedulerItem::delay("echo", 60))
@@ -627,8 +628,7 @@ pub async fn r15_an_occurrence_whose_job_a_dead_scheduler_stored_is_not_added_ag
     h.clock.set(t0() + secs(60));
     let mut stored = Job::queued("echo", json!("tick"), 3, Duration::from_secs(10), t0());
     stored.id = JobId::for_occurrence(&id, t0() + secs(60));
-    h.jobs
-        .insert_jobs(std::slice::from_ref(&stored))
+    crate::calls::insert(&*h.jobs, std::slice::from_ref(&stored))
         .await
         .unwrap();
 
@@ -702,6 +702,56 @@ pub async fn r15_three_schedulers_firing_at_once_add_one_job_per_occurrence(stor
     }
 }
 
+/// R15, R25: four schedulers on two handles on the same data (as two processes) calling
+/// `fire_due_items` at once add exactly one job per item and occurrence, round after round.
+pub async fn r15_schedulers_on_two_handles_add_one_job_per_occurrence(store: TestStore) {
+    let other = store.another_handle().await;
+    let h = Harness::new(store);
+    let schedulers: Vec<Processor> = (0..4)
+        .map(|i| {
+            let p = if i % 2 == 0 {
+                h.processor(&unique_name("scheduler"))
+            } else {
+                h.processor_on(&other, &unique_name("scheduler"))
+            };
+            p.register(echo_factory()).unwrap();
+            p
+        })
+        .collect();
+    for n in 0..6 {
+        h.p.add_scheduler_item(
+            SchedulerItem::delay("echo", 60)
+                .with_input(json!(n))
+                .with_next_call_time(t0()),
+        )
+        .await
+        .unwrap();
+    }
+    let rounds = 8;
+    for round in 0..rounds {
+        let tasks: Vec<_> = schedulers
+            .iter()
+            .cloned()
+            .map(|p| tokio::spawn(async move { p.fire_due_items().await.unwrap() }))
+            .collect();
+        let mut added = 0;
+        for task in tasks {
+            added += task.await.unwrap();
+        }
+        assert_eq!(added, 6, "round {round}");
+        h.advance(Duration::from_secs(60));
+    }
+    let all = jobs(&h).await;
+    assert_eq!(all.len(), 6 * rounds);
+    for n in 0..6 {
+        assert_eq!(
+            all.iter().filter(|j| j.input == json!(n)).count(),
+            rounds,
+            "item {n}"
+        );
+    }
+}
+
 /// R15: three schedulers pulling at once take each item once per occurrence.
 pub async fn r15_three_schedulers_pulling_at_once_take_each_occurrence_once(store: TestStore) {
     let h = Harness::new(store);
@@ -711,7 +761,7 @@ pub async fn r15_three_schedulers_pulling_at_once_take_each_occurrence_once(stor
         ids.push(
             h.p.add_scheduler_item(
                 SchedulerItem::delay("echo", 30)
-                    .with_retry_delay(Duration::from_secs(10))
+                    .with_lock_duration(Duration::from_secs(10))
                     .with_next_call_time(t0()),
             )
             .await
@@ -901,8 +951,8 @@ pub async fn r16_scheduler_worker_fires_due_items_until_stopped(store: TestStore
 
 /// R16, a decision of this project: the scheduler stores an occurrence's job before it takes
 /// the item (so a scheduler dying in between loses nothing) and takes it without a lock
-/// (`retry_time`), which only `pull_next_scheduler_item` sets. So an every-minute Cron with the
-/// default 300 s `retry_delay` fires every minute (the seed's lock would have let it fire only
+/// (`locked_until`), which only `pull_next_scheduler_item` sets. So an every-minute Cron with the
+/// default 300 s `lock_duration` fires every minute (m01.remote's lock would have let it fire only
 /// every fifth minute).
 pub async fn r16_firing_leaves_no_lock_so_an_every_minute_cron_fires_every_minute(
     store: TestStore,
@@ -913,13 +963,13 @@ pub async fn r16_firing_leaves_no_lock_so_an_every_minute_cron_fires_every_minut
             .await
             .unwrap();
     let item = h.p.scheduler_item(&id).await.unwrap();
-    assert_eq!(item.retry_delay, Duration::from_secs(300));
+    assert_eq!(item.lock_duration, Duration::from_secs(300));
     assert_eq!(item.next_call_time, Some(at("2026-01-01T00:01:00Z")));
     for minute in 1..=6 {
         h.advance(Duration::from_secs(60));
         assert_eq!(h.p.fire_due_items().await.unwrap(), 1, "minute {minute}");
         let item = h.p.scheduler_item(&id).await.unwrap();
-        assert_eq!(item.retry_time, None, "no lock after firing");
+        assert_eq!(item.locked_until, None, "no lock after firing");
         assert_eq!(
             item.next_call_time,
             Some(t0() + secs(60 * (minute + 1))),

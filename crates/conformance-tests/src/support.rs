@@ -1,4 +1,4 @@
-//! What the cases share: the store under test, a harness with a manual clock and the seed's
+//! What the cases share: the store handle, a harness with a manual clock and the reference
 //! job factories, and the runner the macro calls.
 
 use std::future::Future;
@@ -15,43 +15,104 @@ use remote_core::{
 };
 use serde_json::{json, Value};
 
-/// A future run after a test to drop what the store created for it.
+use crate::factory::{CaseInput, Handles, IntoHandles};
+
+/// A future run when a handle is closed, or after a case.
 pub type Cleanup = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// One isolated, empty store handed to one test.
+/// One handle on a store's data, handed to a case.
 pub struct TestStore {
     /// Its job side.
     pub jobs: Arc<dyn JobStore>,
     /// Its scheduler side.
     pub items: Arc<dyn SchedulerStore>,
-    /// Run after the test, passed or failed.
-    pub cleanup: Option<Cleanup>,
+    cleanup: Option<Cleanup>,
+    handles: Option<Handles>,
+}
+
+impl std::fmt::Debug for TestStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestStore").finish_non_exhaustive()
+    }
 }
 
 impl TestStore {
     /// Wraps a store holding both jobs and scheduler items.
     pub fn new<S: Store>(store: S) -> Self {
-        let store = Arc::new(store);
+        Self::from_arc(Arc::new(store))
+    }
+
+    /// Wraps a shared store holding both jobs and scheduler items.
+    pub fn from_arc<S: Store>(store: Arc<S>) -> Self {
+        Self::from_parts(store.clone(), store)
+    }
+
+    /// Wraps a job store and a scheduler store on the same data.
+    pub fn from_parts(jobs: Arc<dyn JobStore>, items: Arc<dyn SchedulerStore>) -> Self {
         Self {
-            jobs: store.clone(),
-            items: store,
+            jobs,
+            items,
             cleanup: None,
+            handles: None,
         }
     }
 
-    /// Adds a cleanup run after the test.
+    /// Adds a future run when this handle is closed ([`close`](Self::close),
+    /// [`reopen`](Self::reopen)); in the one-argument form of
+    /// [`conformance_suite!`](crate::conformance_suite), where every handle is the first one,
+    /// it runs after the case.
     pub fn with_cleanup(mut self, cleanup: impl Future<Output = ()> + Send + 'static) -> Self {
         self.cleanup = Some(Box::pin(cleanup));
         self
     }
+
+    pub(crate) fn take_cleanup(&mut self) -> Option<Cleanup> {
+        self.cleanup.take()
+    }
+
+    pub(crate) fn opened_by(mut self, handles: Handles) -> Self {
+        self.handles = Some(handles);
+        self
+    }
+
+    /// The data this handle was opened on.
+    pub fn handles(&self) -> Handles {
+        self.handles
+            .clone()
+            .expect("a handle opened by the suite knows its data")
+    }
+
+    /// Another handle on the same data, as another process would open it.
+    pub async fn another_handle(&self) -> TestStore {
+        self.handles().open().await
+    }
+
+    /// Closes this handle: drops it and runs its cleanup.
+    pub async fn close(mut self) {
+        let cleanup = self.cleanup.take();
+        drop(self);
+        if let Some(cleanup) = cleanup {
+            cleanup.await;
+        }
+    }
+
+    /// Closes this handle and opens a new one on the same data.
+    pub async fn reopen(self) -> TestStore {
+        let handles = self.handles();
+        self.close().await;
+        handles.open().await
+    }
 }
 
-/// Runs one case on a fresh store from `make`, then its cleanup; the macro calls this.
-pub fn run<M, MF, T, TF>(make: M, case: T)
+/// Runs one case on the data `make` gives (a [`TestStore`] in the one-argument form,
+/// [`Handles`] in the factory form), then the data's cleanup; the macro calls this.
+pub fn run<M, MF, H, I, T, TF>(make: M, case: T)
 where
     M: FnOnce() -> MF,
-    MF: Future<Output = TestStore>,
-    T: FnOnce(TestStore) -> TF,
+    MF: Future<Output = H>,
+    H: IntoHandles,
+    I: CaseInput,
+    T: FnOnce(I) -> TF,
     TF: Future<Output = ()>,
 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -60,17 +121,18 @@ where
         .build()
         .expect("a tokio runtime for the case");
     runtime.block_on(async move {
-        let mut store = make().await;
-        let cleanup = store.cleanup.take();
-        let outcome = AssertUnwindSafe(case(store)).catch_unwind().await;
-        if let Some(cleanup) = cleanup {
-            cleanup.await;
-        }
+        let handles = make().await.into_handles();
+        let input = I::prepare(&handles).await;
+        let outcome = AssertUnwindSafe(case(input)).catch_unwind().await;
+        handles.cleanup().await;
         if let Err(panic) = outcome {
             std::panic::resume_unwind(panic);
         }
     });
 }
+
+/// How long a case waits in real time for a handler, a task or a signal before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(20);
 
 /// The start of every harness clock: 2026-01-01T00:00:00Z.
 pub fn t0() -> DateTime<Utc> {
@@ -86,7 +148,7 @@ pub fn at(rfc3339: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// A store, a manual clock and a processor named `root` with the seed's factories.
+/// A store, a manual clock and a processor named `root` with the reference factories.
 pub struct Harness {
     /// The store under test.
     pub jobs: Arc<dyn JobStore>,
@@ -98,6 +160,14 @@ pub struct Harness {
     pub p: Processor,
     /// What the `sleep` jobs and `record` events logged, in order ("Job: 1", …).
     pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl std::fmt::Debug for Harness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harness")
+            .field("processor", &self.p)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Harness {
@@ -115,7 +185,7 @@ impl Harness {
             .worker(WorkerConfig::simple().wait_time(Duration::from_millis(20)))
             .scheduler_wait_time(Duration::from_millis(20))
             .build();
-        for factory in seed_factories(&log) {
+        for factory in reference_factories(&log) {
             p.register(factory).expect("fresh processor");
         }
         Self {
@@ -130,6 +200,17 @@ impl Harness {
     /// Another processor on the same store and clock, without factories.
     pub fn processor(&self, name: &str) -> Processor {
         Processor::builder_with(self.jobs.clone(), self.items.clone())
+            .name(name)
+            .clock(self.clock.clone())
+            .worker(WorkerConfig::simple().wait_time(Duration::from_millis(20)))
+            .scheduler_wait_time(Duration::from_millis(20))
+            .build()
+    }
+
+    /// A processor without factories on another handle's store (as another process would
+    /// run it), with this harness's clock.
+    pub fn processor_on(&self, store: &TestStore, name: &str) -> Processor {
+        Processor::builder_with(store.jobs.clone(), store.items.clone())
             .name(name)
             .clock(self.clock.clone())
             .worker(WorkerConfig::simple().wait_time(Duration::from_millis(20)))
@@ -171,6 +252,31 @@ impl Harness {
         }
     }
 
+    /// Waits (real time, bounded) on `events` until an attempt of the job has started: its
+    /// handler runs, where a `processing` status alone may be a job claimed ahead (R23).
+    pub async fn wait_for_start(
+        &self,
+        events: &mut tokio::sync::broadcast::Receiver<remote_core::AttemptEvent>,
+        id: &JobId,
+    ) {
+        let started = async {
+            loop {
+                match events.recv().await {
+                    Ok(remote_core::AttemptEvent::Started { job_id, .. }) if &job_id == id => {
+                        return
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        panic!("the processor's events ended before job {id} started")
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), started)
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for job {id} to start"));
+    }
+
     /// Waits (real time, bounded) until the job has `status`.
     pub async fn wait_for_status(&self, id: &JobId, status: JobStatus) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -187,16 +293,16 @@ impl Harness {
     }
 }
 
-/// Milliseconds per second of the seed's sleep job, so the seed's timings run 2.5× faster.
+/// Milliseconds per second of the `sleep` job, so the doctests' timings run 2.5× faster.
 pub const SLEEP_MS_PER_SECOND: f64 = 400.0;
 
 fn push(log: &Mutex<Vec<String>>, line: String) {
     log.lock().unwrap_or_else(|e| e.into_inner()).push(line);
 }
 
-/// The seed's test jobs: `echo`, `error` (permanent), `fatal` (retryable), `panic`, and `sleep`
+/// The reference test jobs, those of m01.remote's doctests: `echo`, `error` (permanent), `fatal` (retryable), `panic`, and `sleep`
 /// taking `[seconds, n]`, which sleeps then logs "Job: n".
-pub fn seed_factories(log: &Arc<Mutex<Vec<String>>>) -> Vec<JobFactory> {
+pub fn reference_factories(log: &Arc<Mutex<Vec<String>>>) -> Vec<JobFactory> {
     let sleep_log = log.clone();
     vec![
         JobFactory::new(
@@ -241,7 +347,7 @@ pub fn seed_factories(log: &Arc<Mutex<Vec<String>>>) -> Vec<JobFactory> {
     ]
 }
 
-// ---- log capture and concurrency gauge (workers, seed and scheduler areas) ----
+// ---- log capture and concurrency gauge (workers, doctest scenarios and scheduler areas) ----
 
 /// Where [`watch_logs`] sends matching lines.
 struct LogWatchEntry {
@@ -261,16 +367,23 @@ struct LogCapture;
 
 struct MessageText(String);
 
+/// An event as one line: its message, then its other fields as `name=value`.
 impl tracing::field::Visit for MessageText {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?}");
-        }
+        self.push(field, format!("{value:?}"));
     }
 
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.push(field, value.to_string());
+    }
+}
+
+impl MessageText {
+    fn push(&mut self, field: &tracing::field::Field, value: String) {
         if field.name() == "message" {
-            self.0 = value.to_string();
+            self.0.insert_str(0, &value);
+        } else {
+            self.0.push_str(&format!(" {}={value}", field.name()));
         }
     }
 }
@@ -312,6 +425,12 @@ impl tracing::Subscriber for LogCapture {
 /// Stops a [`watch_logs`] watch when dropped.
 pub struct LogWatch {
     key: u64,
+}
+
+impl std::fmt::Debug for LogWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogWatch").field("key", &self.key).finish()
+    }
 }
 
 impl Drop for LogWatch {
@@ -371,6 +490,12 @@ pub struct Gauge {
 /// One running handler of a [`Gauge`]; leaving ends it.
 pub struct GaugeGuard(Gauge);
 
+impl std::fmt::Debug for GaugeGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("GaugeGuard").field(&self.0).finish()
+    }
+}
+
 impl Drop for GaugeGuard {
     fn drop(&mut self) {
         self.0
@@ -401,7 +526,7 @@ impl Gauge {
     }
 }
 
-/// A factory like the seed's `sleep` (input `[seconds, n]`, sleeps, logs "Job: n" into `log`)
+/// A factory like the reference `sleep` (input `[seconds, n]`, sleeps, logs "Job: n" into `log`)
 /// that also counts itself in `gauge` while it runs.
 pub fn gauged_sleep(name: &str, log: &Arc<Mutex<Vec<String>>>, gauge: &Gauge) -> JobFactory {
     let log = log.clone();

@@ -33,7 +33,7 @@ macro_rules! __cases_workers {
             r11_simple_worker_runs_one_job_at_a_time_in_pull_order,
             r11_simple_worker_runs_a_retried_job_again_before_later_jobs,
             r12_idle_multi_worker_is_woken_by_add_job_before_wait_time,
-            r12_multi_worker_runs_up_to_max_threads_and_never_more,
+            r12_multi_worker_runs_up_to_its_concurrency_and_never_more,
             r12_multi_worker_jobs_of_different_length_finish_out_of_order,
             r12_blocking_handler_does_not_stall_async_handlers,
             r13_pull_next_job_claims_without_running,
@@ -148,7 +148,7 @@ pub async fn r10_start_processor_twice_is_a_no_op_that_logs_already_running(stor
     for id in &ids {
         let job = p.get_job(id).await.unwrap();
         assert_eq!(job.status, JobStatus::Completed);
-        assert_eq!(job.retry_counter, 1, "each job ran once");
+        assert_eq!(job.attempt, 1, "each job ran once");
     }
     let logs = lines(&logs);
     assert_eq!(
@@ -249,8 +249,9 @@ pub async fn r10_stop_when_not_running_is_harmless(store: TestStore) {
 pub async fn r10_stop_waits_for_a_running_job_to_complete(store: TestStore) {
     let h = Harness::new(store);
     let id = h.p.add_job("sleep", json!([0.75, 1])).await.unwrap();
+    let mut events = h.p.subscribe();
     h.p.start_processor();
-    h.wait_for_status(&id, JobStatus::Processing).await;
+    h.wait_for_start(&mut events, &id).await;
     assert!(h.log().is_empty(), "the job is still running");
     h.p.stop_processor().await;
     assert!(!h.p.is_processing());
@@ -272,7 +273,7 @@ pub async fn r10_stopped_worker_pulls_nothing_more(store: TestStore) {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let job = h.p.get_job(&later).await.unwrap();
     assert_eq!(job.status, JobStatus::Queued);
-    assert_eq!(job.retry_counter, 0);
+    assert_eq!(job.attempt, 0);
 }
 
 /// R10 + R8: past the grace period stop signals the running handler through its context and
@@ -489,7 +490,7 @@ pub async fn r11_simple_worker_runs_a_retried_job_again_before_later_jobs(store:
                 }
             }),
         )
-        .max_retries(3)
+        .max_attempts(3)
         .retry_delay(Duration::ZERO),
     )
     .unwrap();
@@ -518,7 +519,7 @@ pub async fn r12_idle_multi_worker_is_woken_by_add_job_before_wait_time(store: T
 }
 
 /// R12: a multi worker with 3 slots runs 3 jobs at once and never more.
-pub async fn r12_multi_worker_runs_up_to_max_threads_and_never_more(store: TestStore) {
+pub async fn r12_multi_worker_runs_up_to_its_concurrency_and_never_more(store: TestStore) {
     let h = Harness::new(store);
     let p = h.processor(&unique_name("multi"));
     let gauge = Gauge::default();
@@ -534,7 +535,7 @@ pub async fn r12_multi_worker_runs_up_to_max_threads_and_never_more(store: TestS
     for id in &ids {
         let job = p.get_job(id).await.unwrap();
         assert_eq!(job.status, JobStatus::Completed);
-        assert_eq!(job.retry_counter, 1);
+        assert_eq!(job.attempt, 1);
     }
 }
 
@@ -610,7 +611,7 @@ pub async fn r13_pull_next_job_claims_without_running(store: TestStore) {
     assert!(!h.p.is_processing());
     assert_eq!(job.id, id);
     assert_eq!(job.status, JobStatus::Processing);
-    assert_eq!(job.retry_counter, 1);
+    assert_eq!(job.attempt, 1);
     assert_eq!(job.picked_at, Some(h.p.now()));
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(runs.load(Ordering::SeqCst), 0, "pulling does not run it");
@@ -677,7 +678,7 @@ pub async fn r13_process_job_on_a_queued_job_is_not_claimed(store: TestStore) {
     assert_eq!(runs.load(Ordering::SeqCst), 0);
     let job = h.p.get_job(&id).await.unwrap();
     assert_eq!(job.status, JobStatus::Queued);
-    assert_eq!(job.retry_counter, 0);
+    assert_eq!(job.attempt, 0);
     assert!(h.p.job_errors(&id).await.unwrap().is_empty());
     assert!(h.p.process_next_job().await.unwrap(), "still pullable");
     assert_eq!(runs.load(Ordering::SeqCst), 1);
@@ -748,6 +749,6 @@ pub async fn r8_job_worker_recovers_expired_leases_by_itself(store: TestStore) {
     .await;
     p.stop_processor().await;
     let job = h.p.get_job(&id).await.unwrap();
-    assert_eq!(job.retry_counter, 2);
+    assert_eq!(job.attempt, 2);
     assert_eq!(job.output, Some(json!("orphan")));
 }

@@ -5,12 +5,12 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 /// The system allocator, counting live bytes.
-pub struct Counting;
+pub(crate) struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 
 /// Bytes allocated and not yet freed, over the whole process.
-pub fn live_bytes() -> isize {
+pub(crate) fn live_bytes() -> isize {
     LIVE.load(Ordering::Relaxed)
 }
 

@@ -1,30 +1,32 @@
-//! `remote-bench`: throughput, claim cost and latency of remote on a store, measured in one run
-//! beside the raw limit of the same statements and a peer queue (apalis).
+//! `remote-bench`: throughput, claim cost, latency and scheduler throughput of remote on a
+//! store, measured in one run beside the raw limit of the store's own operations and a peer
+//! queue (apalis).
 //!
 //! ```sh
 //! remote-bench --store postgres://postgres@127.0.0.1:5432/test --store memory:
-//! remote-bench --smoke --store sqlite:///tmp/bench.db
+//! remote-bench --smoke --store sqlite:///tmp/bench.db --store redis://127.0.0.1:6379/
 //! ```
 //!
-//! Every case runs in its own scratch schema, table prefix, database or file, all removed at
-//! the end; nothing the URL already holds is touched.
+//! Every case runs in its own scratch schema, table prefix, database, key prefix or file, all
+//! removed at the end; nothing the URL already holds is touched.
 
 mod alloc;
+mod commands;
 mod ours;
 mod peer;
 mod plot;
 mod raw;
 mod report;
+mod scheduling;
 mod stats;
 mod target;
 
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use remote_cli::store::StoreKind;
 
 use crate::report::{DrainRow, StoreReport};
-use crate::target::Target;
+use crate::target::{Kind, Target};
 
 #[global_allocator]
 static ALLOCATOR: alloc::Counting = alloc::Counting;
@@ -46,7 +48,8 @@ pub fn pool_size(concurrency: usize) -> u32 {
 #[derive(Parser, Debug)]
 #[command(name = "remote-bench", version)]
 struct Args {
-    /// Store URL (repeatable): memory:, sqlite://FILE, postgres://…, mongodb://….
+    /// Store URL (repeatable): memory:, sqlite://FILE, postgres://…, mysql://… (or
+    /// mariadb://…), mongodb://…, redis://….
     #[arg(
         long = "store",
         env = "REMOTE_BENCH_STORE",
@@ -54,7 +57,7 @@ struct Args {
         required = true
     )]
     stores: Vec<String>,
-    /// Jobs per end-to-end drain (SQL and MongoDB stores).
+    /// Jobs per end-to-end drain (SQL and Redis stores).
     #[arg(long, default_value_t = 10_000)]
     jobs: usize,
     /// Jobs per end-to-end drain on MongoDB (the test server claims a few hundred per second).
@@ -66,6 +69,10 @@ struct Args {
     /// Worker concurrencies of the drains.
     #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
     concurrency: Vec<usize>,
+    /// Prefetch settings of the drains: `default` (the worker's own, its concurrency) or a
+    /// number of jobs claimed beyond the free slots.
+    #[arg(long, value_delimiter = ',', default_value = "default,1000", value_parser = prefetch)]
+    prefetch: Vec<Option<usize>>,
     /// Queue lengths at which claim latency is measured.
     #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
     queued: Vec<usize>,
@@ -87,6 +94,21 @@ struct Args {
     /// Skip the raw loops.
     #[arg(long)]
     no_raw: bool,
+    /// Delay items of the scheduler measurement.
+    #[arg(long, default_value_t = 3_000)]
+    scheduler_items: usize,
+    /// Delay items of the scheduler measurement on MongoDB (the test server is slow).
+    #[arg(long, default_value_t = 1_000)]
+    mongo_scheduler_items: usize,
+    /// Schedulers racing in each scheduler run.
+    #[arg(long, value_delimiter = ',', default_value = "1,3")]
+    schedulers: Vec<usize>,
+    /// Periods (of 2 s) each scheduler run lasts.
+    #[arg(long, default_value_t = 3)]
+    scheduler_rounds: u32,
+    /// Skip the scheduler measurement.
+    #[arg(long)]
+    no_scheduler: bool,
     /// Poll interval of the polling-only latency run, in ms.
     #[arg(long, default_value_t = 100)]
     poll_ms: u64,
@@ -104,6 +126,17 @@ struct Args {
     json: Option<std::path::PathBuf>,
 }
 
+/// A `--prefetch` value: `default` or a number of jobs.
+fn prefetch(value: &str) -> Result<Option<usize>, String> {
+    match value {
+        "default" => Ok(None),
+        n => n
+            .parse()
+            .map(Some)
+            .map_err(|e| format!("'{n}' is neither 'default' nor a number of jobs: {e}")),
+    }
+}
+
 /// Sizes of one run.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -111,6 +144,8 @@ pub struct Settings {
     pub jobs: usize,
     /// Drain concurrencies.
     pub concurrency: Vec<usize>,
+    /// Drain prefetch settings (`None`: the worker's default).
+    pub prefetch: Vec<Option<usize>>,
     /// Queue lengths for claim latency.
     pub queued: Vec<usize>,
     /// Timed claims per queue length.
@@ -121,16 +156,23 @@ pub struct Settings {
     pub peer_batches: Vec<usize>,
     /// Longest drain.
     pub timeout: Duration,
+    /// Scheduler items (none: no scheduler measurement).
+    pub scheduler_items: usize,
+    /// Schedulers per scheduler run.
+    pub schedulers: Vec<usize>,
+    /// Periods per scheduler run.
+    pub scheduler_rounds: u32,
 }
 
-fn settings(args: &Args, kind: StoreKind) -> Settings {
+fn settings(args: &Args, kind: Kind) -> Settings {
     let mut s = Settings {
         jobs: match kind {
-            StoreKind::Memory => args.memory_jobs,
-            StoreKind::Mongo => args.mongo_jobs,
+            Kind::Memory => args.memory_jobs,
+            Kind::Mongo => args.mongo_jobs,
             _ => args.jobs,
         },
         concurrency: args.concurrency.clone(),
+        prefetch: args.prefetch.clone(),
         queued: args.queued.clone(),
         samples: args.claim_samples,
         latency_samples: args.latency_samples,
@@ -140,8 +182,15 @@ fn settings(args: &Args, kind: StoreKind) -> Settings {
             args.peer_batch.clone()
         },
         timeout: Duration::from_secs(args.timeout_secs),
+        scheduler_items: match (args.no_scheduler, kind) {
+            (true, _) => 0,
+            (false, Kind::Mongo) => args.mongo_scheduler_items,
+            (false, _) => args.scheduler_items,
+        },
+        schedulers: args.schedulers.clone(),
+        scheduler_rounds: args.scheduler_rounds,
     };
-    if kind == StoreKind::Mongo {
+    if kind == Kind::Mongo {
         s.queued = s
             .queued
             .iter()
@@ -150,19 +199,45 @@ fn settings(args: &Args, kind: StoreKind) -> Settings {
         s.queued.dedup();
     }
     if args.smoke {
-        s.jobs = if kind == StoreKind::Memory {
-            5_000
-        } else {
-            200
-        };
+        s.jobs = if kind == Kind::Memory { 5_000 } else { 200 };
         s.concurrency = vec![1, 8];
         s.queued = vec![100, 2_000];
         s.samples = 20;
         s.latency_samples = 5;
         s.peer_batches.truncate(1);
         s.timeout = Duration::from_secs(60);
+        s.scheduler_items = s.scheduler_items.min(300);
+        s.scheduler_rounds = 1;
     }
     s
+}
+
+/// What the raw loop issues on a backend.
+fn raw_loop(kind: Kind) -> Option<&'static str> {
+    match kind {
+        Kind::Memory => None,
+        Kind::Postgres => Some(
+            "remote-sql's own statements `claim_jobs` (limit 1) and `record_outcomes` (one \
+             entry), read from the store, each its own commit",
+        ),
+        Kind::Sqlite => Some(
+            "remote-sql's own statements `claim_jobs` (limit 1) and `record_outcome`, read from \
+             the store, each its own commit",
+        ),
+        Kind::MySql => Some(
+            "remote-sql's own statements `pick_jobs` and `claim_picked_jobs` (limit 1) in one \
+             transaction, then `record_outcome`, read from the store",
+        ),
+        Kind::Mongo => Some(
+            "remote-mongo's three-command claim of one job (sorted read of candidate ids, \
+             `updateMany` with the claim's mark, read back) and a one-entry `bulkWrite`, with the \
+             driver",
+        ),
+        Kind::Redis => Some(
+            "the store's own `claim_jobs` (limit 1) and `record_outcomes` (one entry), one Lua \
+             script each, without the processor",
+        ),
+    }
 }
 
 fn load() -> String {
@@ -171,11 +246,22 @@ fn load() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// An error with its sources, outermost first.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(&format!(": {e}"));
+        source = e.source();
+    }
+    text
+}
+
 fn step<T>(report: &mut StoreReport, what: &str, result: BenchResult<T>) -> Option<T> {
     match result {
         Ok(v) => Some(v),
         Err(e) => {
-            let note = format!("{what}: not measured ({e})");
+            let note = format!("{what}: not measured ({})", chain(e.as_ref()));
             eprintln!("  {note}");
             report.notes.push(note);
             None
@@ -197,14 +283,22 @@ async fn run_store(target: &Target, args: &Args) -> StoreReport {
             concurrency: c,
             ..Default::default()
         };
-        if let Some((drain, enqueue)) = step(
-            &mut report,
-            &format!("drain at concurrency {c}"),
-            ours::drain(target, &s, c).await,
-        ) {
-            eprintln!("  ours   c={c:<3} {drain:>10.0} jobs/s  (enqueue {enqueue:.0} jobs/s)");
-            row.ours = Some(drain);
-            report.enqueue.get_or_insert(enqueue);
+        for &prefetch in &s.prefetch {
+            let label = prefetch.map_or_else(|| "default".to_string(), |p| p.to_string());
+            if let Some((drain, enqueue)) = step(
+                &mut report,
+                &format!("drain at concurrency {c}, prefetch {label}"),
+                ours::drain(target, &s, c, prefetch).await,
+            ) {
+                eprintln!(
+                    "  ours   c={c:<3} prefetch {label:<7} {drain:>10.0} jobs/s  (enqueue {enqueue:.0} jobs/s)"
+                );
+                match prefetch {
+                    None => row.ours = Some(drain),
+                    Some(p) => row.prefetched.push((p, drain)),
+                }
+                report.enqueue.get_or_insert(enqueue);
+            }
         }
         if !args.no_raw {
             if let Some(raw) = step(
@@ -220,7 +314,18 @@ async fn run_store(target: &Target, args: &Args) -> StoreReport {
         }
         report.drains.push(row);
     }
-    if !s.peer_batches.is_empty() && matches!(target.kind, StoreKind::Postgres | StoreKind::Sqlite)
+    if !args.no_raw {
+        report.raw_loop = raw_loop(target.kind).map(str::to_string);
+    }
+    if target.kind == Kind::MySql && !s.peer_batches.is_empty() {
+        report.notes.push(
+            "apalis: no peer on MariaDB/MySQL — apalis-mysql is published only as 1.0.0-rc.8, \
+             whose apalis-sql 1.0.0-rc.9 does not build against apalis-core 1.0"
+                .into(),
+        );
+    }
+    if !s.peer_batches.is_empty()
+        && matches!(target.kind, Kind::Postgres | Kind::Sqlite | Kind::Redis)
     {
         match peer::Peer::prepare(target).await {
             Ok(peer) => {
@@ -289,7 +394,7 @@ async fn run_store(target: &Target, args: &Args) -> StoreReport {
             );
         }
     }
-    if target.kind == StoreKind::Memory {
+    if target.kind == Kind::Memory {
         report
             .notes
             .push("polling only: the memory store always wakes its workers in process".into());
@@ -306,9 +411,56 @@ async fn run_store(target: &Target, args: &Args) -> StoreReport {
             report.poll = Some((l, args.poll_ms));
         }
     }
-    if target.kind == StoreKind::Memory {
+    if target.kind == Kind::Memory {
         let n = if args.smoke { 10_000 } else { 100_000 };
         report.bytes_per_job = step(&mut report, "bytes per job", ours::bytes_per_job(n).await);
+    }
+    if target.kind == Kind::Mongo {
+        if let Some(rows) = step(
+            &mut report,
+            "commands per claim",
+            commands::claim_commands(target).await,
+        ) {
+            for row in &rows {
+                eprintln!(
+                    "  claim of {:<3} jobs: {} commands ({})",
+                    row.size,
+                    row.commands,
+                    row.names.join(", ")
+                );
+            }
+            report.claim_commands = rows;
+        }
+    }
+    if s.scheduler_items > 0 {
+        for &n in &s.schedulers {
+            if let Some(run) = step(
+                &mut report,
+                &format!("scheduler run with {n} schedulers"),
+                scheduling::measure(target, s.scheduler_items, n, s.scheduler_rounds).await,
+            ) {
+                eprintln!(
+                    "  schedulers={n} items={} first round {:.0} ms: {:.0} occurrences/s{}; {} fired, {} jobs, {} violations",
+                    run.items,
+                    run.first_round_ms,
+                    run.per_second,
+                    if run.exact { "" } else { " (from job times)" },
+                    run.fired,
+                    run.jobs,
+                    run.violations()
+                );
+                if let Some(error) = &run.first_error {
+                    let note = format!(
+                        "scheduler run with {n} schedulers: {} passes failed and were fired \
+                         again, the first with: {error}",
+                        run.failed_passes
+                    );
+                    eprintln!("  {note}");
+                    report.notes.push(note);
+                }
+                report.scheduler.push(run);
+            }
+        }
     }
     if let Err(e) = target.cleanup().await {
         eprintln!(
@@ -375,11 +527,27 @@ async fn main() -> std::process::ExitCode {
     }
     let unmeasured: Vec<&str> = reports
         .iter()
-        .filter(|r| r.drains.iter().all(|d| d.ours.is_none()))
+        .filter(|r| r.drains.iter().all(|d| StoreReport::best_ours(d).is_none()))
         .map(|r| r.store.as_str())
         .collect();
+    let doubled: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.scheduler.iter().any(|run| run.violations() > 0))
+        .map(|r| r.store.as_str())
+        .collect();
+    let mut failed = false;
     if !unmeasured.is_empty() {
         eprintln!("no drain could be measured on: {}", unmeasured.join(", "));
+        failed = true;
+    }
+    if !doubled.is_empty() {
+        eprintln!(
+            "scheduler occurrences without exactly one job on: {}",
+            doubled.join(", ")
+        );
+        failed = true;
+    }
+    if failed {
         std::process::ExitCode::FAILURE
     } else {
         std::process::ExitCode::SUCCESS

@@ -4,22 +4,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use remote_cli::store::StoreKind;
 use remote_core::{
-    handler_fn, AttemptEvent, Job, JobContext, JobError, JobFactory, JobStatus, Processor,
-    WorkerConfig,
+    handler_fn, AttemptEvent, InsertJobs, Job, JobContext, JobError, JobFactory, JobStatus,
+    OnConflict, Processor, WorkerConfig,
 };
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::stats::{rate, Latency};
-use crate::target::{Open, Opened, Space, Target};
+use crate::target::{Kind, Open, Opened, Space, Target};
 use crate::{pool_size, BenchResult, Settings, JOB};
 
 /// Jobs per `add_jobs` call when filling a queue.
-pub const ENQUEUE_BATCH: usize = 1000;
+pub(crate) const ENQUEUE_BATCH: usize = 1000;
 
-fn processor(store: &Opened, worker: WorkerConfig) -> BenchResult<Processor> {
+/// A processor over `store` running `worker`, with the no-op job registered.
+pub(crate) fn processor(store: &Opened, worker: WorkerConfig) -> BenchResult<Processor> {
     let processor = Processor::builder_with(store.jobs.clone(), store.items.clone())
         .name("bench")
         .worker(worker)
@@ -43,37 +43,73 @@ async fn enqueue(processor: &Processor, n: usize, batch: usize) -> BenchResult<D
     Ok(started.elapsed())
 }
 
-/// Waits until `n` attempts finished (by events, checked against the store when events were
-/// missed) or the deadline passes.
+/// Waits until `n` attempts finished or the deadline passes. Finished events are counted by a
+/// task on the runtime's worker threads (as a metrics subscriber runs), so waking it costs no
+/// more than waking any task; when events were missed, the store's count of completed jobs
+/// decides from then on.
 async fn finished(
     processor: &Processor,
-    events: &mut tokio::sync::broadcast::Receiver<AttemptEvent>,
+    mut events: tokio::sync::broadcast::Receiver<AttemptEvent>,
     n: usize,
     deadline: Instant,
 ) -> BenchResult<()> {
-    let mut done = 0;
-    while done < n {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, events.recv()).await {
-            Err(_) => return Err(format!("only {done} of {n} jobs finished in time").into()),
-            Ok(Ok(AttemptEvent::Finished { .. })) => done += 1,
-            Ok(Ok(AttemptEvent::Started { .. })) => {}
-            Ok(Err(RecvError::Lagged(_))) => {
-                let counts = processor.count_jobs().await?;
-                done = usize::try_from(counts[&JobStatus::Completed]).unwrap_or(usize::MAX);
+    let processor = processor.clone();
+    let counting = tokio::spawn(async move {
+        let mut done = 0;
+        let mut lagged = false;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!("only {done} of {n} jobs finished in time"));
             }
-            Ok(Err(RecvError::Closed)) => return Err("the processor's events ended".into()),
+            if lagged {
+                let counts = processor.count_jobs().await.map_err(|e| e.to_string())?;
+                done = usize::try_from(counts[&JobStatus::Completed]).unwrap_or(usize::MAX);
+                if done >= n {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                continue;
+            }
+            match tokio::time::timeout(left, events.recv()).await {
+                Err(_) => return Err(format!("only {done} of {n} jobs finished in time")),
+                Ok(Ok(AttemptEvent::Finished { .. })) => {
+                    done += 1;
+                    if done >= n {
+                        return Ok(());
+                    }
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(RecvError::Lagged(_))) => lagged = true,
+                Ok(Err(RecvError::Closed)) => return Err("the processor's events ended".into()),
+            }
         }
+    });
+    match counting.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(message)) => Err(message.into()),
+        Err(e) => Err(format!("the counting task failed: {e}").into()),
     }
-    Ok(())
 }
 
-/// End-to-end drain: `n` jobs enqueued up front, then a multi worker of `concurrency` works
-/// them off. Returns (jobs/s of the drain, jobs/s of the batched enqueue).
-pub async fn drain(
+/// The multi worker of the drains: `concurrency` slots, `prefetch` jobs claimed ahead (the
+/// worker's default, its concurrency, when `None`).
+fn multi(concurrency: usize, prefetch: Option<usize>) -> WorkerConfig {
+    let worker = WorkerConfig::multi(concurrency).wait_time(Duration::from_millis(100));
+    match prefetch {
+        Some(jobs) => worker.prefetch(jobs),
+        None => worker,
+    }
+}
+
+/// End-to-end drain: `n` jobs enqueued up front, then a multi worker of `concurrency` claiming
+/// `prefetch` jobs ahead works them off. Returns (jobs/s of the drain, jobs/s of the batched
+/// enqueue).
+pub(crate) async fn drain(
     target: &Target,
     settings: &Settings,
     concurrency: usize,
+    prefetch: Option<usize>,
 ) -> BenchResult<(f64, f64)> {
     let space = target.space();
     let store = target
@@ -85,17 +121,14 @@ pub async fn drain(
             },
         )
         .await?;
-    let processor = processor(
-        &store,
-        WorkerConfig::multi(concurrency).wait_time(Duration::from_millis(100)),
-    )?;
+    let processor = processor(&store, multi(concurrency, prefetch))?;
     let n = settings.jobs;
     let enqueue_time = enqueue(&processor, n, ENQUEUE_BATCH).await?;
     settle(target, &space, &store).await?;
-    let mut events = processor.subscribe();
+    let events = processor.subscribe();
     let started = Instant::now();
     processor.start_processor();
-    let result = finished(&processor, &mut events, n, started + settings.timeout).await;
+    let result = finished(&processor, events, n, started + settings.timeout).await;
     let elapsed = started.elapsed();
     processor.stop_processor().await;
     result?;
@@ -104,7 +137,7 @@ pub async fn drain(
 
 /// Producers and workers together: `producers` tasks add `n` jobs in batches of `batch` while
 /// a multi worker of `concurrency` runs; jobs/s until the last one is done.
-pub async fn sustained(
+pub(crate) async fn sustained(
     target: &Target,
     settings: &Settings,
     concurrency: usize,
@@ -117,12 +150,9 @@ pub async fn sustained(
         wakeups: true,
     };
     let store = target.open(&space, open).await?;
-    let processor = processor(
-        &store,
-        WorkerConfig::multi(concurrency).wait_time(Duration::from_millis(100)),
-    )?;
+    let processor = processor(&store, multi(concurrency, None))?;
     let n = settings.jobs;
-    let mut events = processor.subscribe();
+    let events = processor.subscribe();
     let started = Instant::now();
     processor.start_processor();
     let mut tasks = tokio::task::JoinSet::new();
@@ -131,7 +161,7 @@ pub async fn sustained(
         let producer = processor.clone();
         tasks.spawn(async move { enqueue(&producer, share, batch).await.map(|_| ()) });
     }
-    let result = finished(&processor, &mut events, n, started + settings.timeout).await;
+    let result = finished(&processor, events, n, started + settings.timeout).await;
     let elapsed = started.elapsed();
     while let Some(joined) = tasks.join_next().await {
         joined.map_err(|e| e.to_string())??;
@@ -144,14 +174,21 @@ pub async fn sustained(
 /// Fills a case's jobs table with `n` queued no-op jobs as fast as the backend allows:
 /// server-side `generate_series` (PostgreSQL, then `VACUUM (ANALYZE)` so that a queue in steady
 /// state is measured, not autovacuum catching up with a million fresh rows), a recursive CTE
-/// (SQLite, then `ANALYZE`), else batched inserts.
-pub async fn fill(target: &Target, space: &Space, store: &Opened, n: usize) -> BenchResult<()> {
+/// (SQLite, then `ANALYZE`), `INSERT … SELECT` over a generated range in chunks (MariaDB/MySQL,
+/// then `ANALYZE TABLE`), else the store's own batched inserts.
+pub(crate) async fn fill(
+    target: &Target,
+    space: &Space,
+    store: &Opened,
+    n: usize,
+) -> BenchResult<()> {
     let table = target.jobs_table(space);
     let base = Utc::now() - chrono::Duration::days(1);
-    match (target.kind, &store.sql) {
-        (StoreKind::Postgres, Some(remote_sql::SqlPool::Postgres(pool))) => {
+    let pool = store.sql.as_ref().map(remote_sql::SqlStore::pool);
+    match (target.kind, pool) {
+        (Kind::Postgres, Some(remote_sql::SqlPool::Postgres(pool))) => {
             sqlx::query(&format!(
-                "INSERT INTO {table} (id, job_name, input, status, retry_counter, max_retries, \
+                "INSERT INTO {table} (id, job_name, input, status, attempt, max_attempts, \
                    retry_delay_ms, queued_at) \
                  SELECT lpad(to_hex(g), 24, '0'), $1, 'null'::json, 'queued', 0, 3, 10000, \
                    $2 + g * interval '1 millisecond' \
@@ -160,21 +197,47 @@ pub async fn fill(target: &Target, space: &Space, store: &Opened, n: usize) -> B
             .bind(JOB)
             .bind(base)
             .bind(i64::try_from(n)?)
-            .execute(pool)
+            .execute(&pool)
             .await?;
         }
-        (StoreKind::Sqlite, Some(remote_sql::SqlPool::Sqlite(pool))) => {
+        (Kind::Sqlite, Some(remote_sql::SqlPool::Sqlite(pool))) => {
             sqlx::query(&format!(
                 "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < $3) \
-                 INSERT INTO {table} (id, job_name, input, status, retry_counter, max_retries, \
+                 INSERT INTO {table} (id, job_name, input, status, attempt, max_attempts, \
                    retry_delay_ms, queued_at) \
                  SELECT printf('%024x', x), $1, 'null', 'queued', 0, 3, 10000, $2 + x FROM g"
             ))
             .bind(JOB)
             .bind(base.timestamp_millis())
             .bind(i64::try_from(n)?)
-            .execute(pool)
+            .execute(&pool)
             .await?;
+        }
+        (Kind::MySql, Some(remote_sql::SqlPool::MySql(pool))) => {
+            // Five places of digits: 100,000 rows per statement, numbered from `first`.
+            let digits = "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 \
+                          UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 \
+                          UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)";
+            let chunk = 100_000;
+            let mut first = 1;
+            while first <= n {
+                let last = (first + chunk - 1).min(n);
+                sqlx::query(&format!(
+                    "INSERT INTO {table} (id, job_name, input, status, attempt, max_attempts, \
+                       retry_delay_ms, queued_at) \
+                     SELECT LOWER(LPAD(HEX(x), 24, '0')), ?, 'null', 'queued', 0, 3, 10000, ? + x \
+                     FROM (SELECT ? + a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d AS x \
+                           FROM {digits} a, {digits} b, {digits} c, {digits} e, {digits} f) g \
+                     WHERE x <= ?"
+                ))
+                .bind(JOB)
+                .bind(base.timestamp_millis())
+                .bind(i64::try_from(first)?)
+                .bind(i64::try_from(last)?)
+                .execute(&pool)
+                .await?;
+                first = last + 1;
+            }
         }
         _ => {
             let chunk = 10_000;
@@ -194,7 +257,13 @@ pub async fn fill(target: &Target, space: &Space, store: &Opened, n: usize) -> B
                         )
                     })
                     .collect();
-                store.jobs.insert_jobs(&jobs).await?;
+                store
+                    .jobs
+                    .insert_jobs(&InsertJobs {
+                        jobs: &jobs,
+                        on_conflict: OnConflict::Refuse,
+                    })
+                    .await?;
                 left -= take;
             }
         }
@@ -203,18 +272,24 @@ pub async fn fill(target: &Target, space: &Space, store: &Opened, n: usize) -> B
 }
 
 /// Gives the database fresh statistics on a case's jobs table (PostgreSQL `VACUUM (ANALYZE)`,
-/// SQLite `ANALYZE`), so that a filled queue is measured as a queue in steady state would run,
-/// not while the planner still knows nothing of the rows just added.
-pub async fn settle(target: &Target, space: &Space, store: &Opened) -> BenchResult<()> {
+/// SQLite `ANALYZE`, MariaDB/MySQL `ANALYZE TABLE`), so that a filled queue is measured as a
+/// queue in steady state would run, not while the planner still knows nothing of the rows just
+/// added.
+pub(crate) async fn settle(target: &Target, space: &Space, store: &Opened) -> BenchResult<()> {
     let table = target.jobs_table(space);
-    match &store.sql {
+    match store.sql.as_ref().map(remote_sql::SqlStore::pool) {
         Some(remote_sql::SqlPool::Postgres(pool)) => {
             sqlx::query(&format!("VACUUM (ANALYZE) {table}"))
-                .execute(pool)
+                .execute(&pool)
                 .await?;
         }
         Some(remote_sql::SqlPool::Sqlite(pool)) => {
-            sqlx::query("ANALYZE").execute(pool).await?;
+            sqlx::query("ANALYZE").execute(&pool).await?;
+        }
+        Some(remote_sql::SqlPool::MySql(pool)) => {
+            sqlx::query(&format!("ANALYZE TABLE {table}"))
+                .execute(&pool)
+                .await?;
         }
         _ => {}
     }
@@ -225,7 +300,7 @@ pub async fn settle(target: &Target, space: &Space, store: &Opened) -> BenchResu
 const WARM_UP: usize = 50;
 
 /// Claim latency with `queued` jobs waiting: `samples` single-job claims, each timed.
-pub async fn claim_latency(
+pub(crate) async fn claim_latency(
     target: &Target,
     settings: &Settings,
     queued: usize,
@@ -261,7 +336,7 @@ pub async fn claim_latency(
 /// another process would) until its handler starts. With `wakeups` the worker listens and
 /// waits up to 30 s; without, it polls every `poll`. A store that cannot see other processes'
 /// jobs (SQLite) is measured with the job added in the worker's own process; the flag says so.
-pub async fn start_latency(
+pub(crate) async fn start_latency(
     target: &Target,
     settings: &Settings,
     wakeups: bool,
@@ -330,7 +405,7 @@ pub async fn start_latency(
 }
 
 /// Heap bytes the memory store holds per queued job, measured with the counting allocator.
-pub async fn bytes_per_job(n: usize) -> BenchResult<f64> {
+pub(crate) async fn bytes_per_job(n: usize) -> BenchResult<f64> {
     let store = Arc::new(remote_memory::MemoryStore::new());
     let now = Utc::now();
     let before = crate::alloc::live_bytes();
@@ -341,7 +416,14 @@ pub async fn bytes_per_job(n: usize) -> BenchResult<f64> {
         let jobs: Vec<Job> = (0..take)
             .map(|_| Job::queued(JOB, Value::Null, 3, Duration::from_secs(10), now))
             .collect();
-        remote_core::JobStore::insert_jobs(store.as_ref(), &jobs).await?;
+        remote_core::JobStore::insert_jobs(
+            store.as_ref(),
+            &InsertJobs {
+                jobs: &jobs,
+                on_conflict: OnConflict::Refuse,
+            },
+        )
+        .await?;
         left -= take;
     }
     let after = crate::alloc::live_bytes();

@@ -1,18 +1,22 @@
-//! The peer: apalis 1.0 with its PostgreSQL and SQLite storages, doing the same no-op work at
-//! the same concurrency. It runs in a scratch PostgreSQL database (apalis keeps its tables in a
-//! fixed `apalis` schema) or a scratch SQLite file beside the given one, both removed afterwards.
+//! The peer: apalis 1.0 with its PostgreSQL, SQLite and Redis storages, doing the same no-op
+//! work at the same concurrency. It runs in a scratch PostgreSQL database (apalis keeps its
+//! tables in a fixed `apalis` schema), a scratch SQLite file beside the given one, or queues
+//! named after the run on the Redis server, all removed afterwards. apalis has no MySQL
+//! storage for its 1.0 release: `apalis-mysql` is published only as 1.0.0-rc.8, whose
+//! `apalis-sql` 1.0.0-rc.9 does not build against apalis-core 1.0, so MariaDB/MySQL runs
+//! without a peer.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use apalis::prelude::*;
 use futures::stream::{self, StreamExt};
-use remote_cli::store::StoreKind;
+use remote_redis::redis;
 use sqlx09::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx09::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 use crate::stats::rate;
-use crate::target::Target;
+use crate::target::{Kind, Target};
 use crate::{pool_size, BenchResult, Settings};
 
 /// Attempts the peer's handler ran in this process.
@@ -24,7 +28,7 @@ async fn noop(_job: u64) -> Result<(), BoxDynError> {
 }
 
 /// Where the peer runs for one target.
-pub enum Peer {
+pub(crate) enum Peer {
     /// A scratch database on the same PostgreSQL server.
     Postgres {
         /// Options of the scratch database.
@@ -39,15 +43,24 @@ pub enum Peer {
         /// Its path.
         path: std::path::PathBuf,
     },
+    /// Queues named `<run>_apalis_…` on the given Redis server.
+    Redis {
+        /// The server's URL.
+        url: String,
+        /// The stem of the queue names.
+        stem: String,
+        /// The queues created, to remove their keys.
+        queues: std::sync::Mutex<Vec<String>>,
+    },
 }
 
 impl Peer {
     /// Creates the peer's scratch place; `Err` says why the peer cannot run here.
-    pub async fn prepare(target: &Target) -> BenchResult<Self> {
+    pub(crate) async fn prepare(target: &Target) -> BenchResult<Self> {
         match target.kind {
-            StoreKind::Postgres => {
-                let admin: PgConnectOptions = target.sql_url().parse()?;
-                let database = format!("{}_apalis", target.pg_schema());
+            Kind::Postgres => {
+                let admin: PgConnectOptions = target.driver_url().parse()?;
+                let database = format!("{}_apalis", target.run_name());
                 let pool = PgPoolOptions::new()
                     .max_connections(1)
                     .connect_with(admin.clone())
@@ -66,24 +79,29 @@ impl Peer {
                     database,
                 })
             }
-            StoreKind::Sqlite => {
-                let given: SqliteConnectOptions = target.sql_url().parse()?;
+            Kind::Sqlite => {
+                let given: SqliteConnectOptions = target.driver_url().parse()?;
                 let file = given.get_filename().to_path_buf();
                 if file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:") {
                     return Err("apalis needs an SQLite file; this URL names none".into());
                 }
                 let mut name = file.file_name().unwrap_or_default().to_os_string();
-                name.push(format!(".{}-apalis.db", target.pg_schema()));
+                name.push(format!(".{}-apalis.db", target.run_name()));
                 Ok(Peer::Sqlite {
                     path: file.with_file_name(name),
                 })
             }
+            Kind::Redis => Ok(Peer::Redis {
+                url: target.url.clone(),
+                stem: format!("{}_apalis", target.run_name()),
+                queues: std::sync::Mutex::new(Vec::new()),
+            }),
             _ => Err("apalis has no storage for this backend".into()),
         }
     }
 
     /// Removes the scratch database or file.
-    pub async fn cleanup(&self) -> BenchResult<()> {
+    pub(crate) async fn cleanup(&self) -> BenchResult<()> {
         match self {
             Peer::Postgres {
                 admin, database, ..
@@ -106,20 +124,60 @@ impl Peer {
                     let _ = std::fs::remove_file(file);
                 }
             }
+            Peer::Redis { url, queues, .. } => {
+                let mut conn = apalis_redis::connect(url.as_str()).await?;
+                let queues = queues.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                for queue in queues {
+                    let mut cursor = 0_u64;
+                    loop {
+                        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                            .arg(cursor)
+                            .arg("MATCH")
+                            .arg(format!("{queue}:*"))
+                            .arg("COUNT")
+                            .arg(1000)
+                            .query_async(&mut conn)
+                            .await?;
+                        if !keys.is_empty() {
+                            let _: usize =
+                                redis::cmd("DEL").arg(&keys).query_async(&mut conn).await?;
+                        }
+                        if next == 0 {
+                            break;
+                        }
+                        cursor = next;
+                    }
+                    let _: usize = redis::cmd("ZREM")
+                        .arg("core:apalis:queues:list")
+                        .arg(format!("{queue}:workers"))
+                        .query_async(&mut conn)
+                        .await?;
+                }
+            }
         }
         Ok(())
     }
 
     /// Drains `settings.jobs` tasks pushed up front with an apalis worker of `concurrency`
     /// fetching `batch` tasks at a time; jobs/s until every task is stored as done.
-    pub async fn drain(
+    pub(crate) async fn drain(
         &self,
         settings: &Settings,
         concurrency: usize,
         batch: usize,
     ) -> BenchResult<f64> {
         let n = settings.jobs;
-        let queue = format!("bench_c{concurrency}_b{batch}");
+        let queue = match self {
+            Peer::Redis { stem, queues, .. } => {
+                let queue = format!("{stem}_c{concurrency}_b{batch}");
+                queues
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(queue.clone());
+                queue
+            }
+            _ => format!("bench_c{concurrency}_b{batch}"),
+        };
         let pool_size = pool_size(concurrency);
         let tasks = || stream::iter((0..n as u64).map(|i| TaskBuilder::new(i).build()));
         HANDLED.store(0, Ordering::Relaxed);
@@ -200,6 +258,35 @@ impl Peer {
                             .fetch_one(&pool)
                             .await?;
                         Ok::<_, crate::BenchError>(usize::try_from(done)?)
+                    })
+                        as futures::future::BoxFuture<'static, BenchResult<usize>>
+                });
+            }
+            Peer::Redis { url, .. } => {
+                let conn = apalis_redis::connect(url.as_str()).await?;
+                let config = apalis_redis::Config::default()
+                    .queue(&queue)
+                    .batch_size(batch);
+                let done_set = config.done_jobs_set();
+                let mut storage =
+                    apalis_redis::RedisStorage::<u64>::new(conn.clone()).with_config(config);
+                for chunk in tasks().chunks(ENQUEUE_CHUNK).collect::<Vec<_>>().await {
+                    storage.push_all(&mut stream::iter(chunk)).await?;
+                }
+                let built = WorkerBuilder::new(format!("bench-{queue}"))
+                    .backend(storage)
+                    .concurrency(concurrency)
+                    .build(noop);
+                started = Instant::now();
+                worker = tokio::spawn(built.run_until(signal));
+                count = Box::new(move || {
+                    let (mut conn, done_set) = (conn.clone(), done_set.clone());
+                    Box::pin(async move {
+                        let done: usize = redis::cmd("SCARD")
+                            .arg(&done_set)
+                            .query_async(&mut conn)
+                            .await?;
+                        Ok::<_, crate::BenchError>(done)
                     })
                         as futures::future::BoxFuture<'static, BenchResult<usize>>
                 });

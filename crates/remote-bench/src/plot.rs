@@ -1,5 +1,6 @@
 //! A hand-made SVG line chart: end-to-end throughput against concurrency, one colour per
-//! store; remote solid, the raw loop dashed, apalis dotted. Both axes are logarithmic.
+//! store; remote (with its default prefetch) solid, the raw loop dashed, apalis dotted. Both
+//! axes are logarithmic.
 
 use std::fmt::Write as _;
 
@@ -18,6 +19,8 @@ fn colour(store: &str) -> &'static str {
         "sqlite" => "#1f77b4",
         "postgres" => "#d62728",
         "mongodb" => "#9467bd",
+        "mysql" => "#ff7f0e",
+        "redis" => "#8c564b",
         _ => "#555555",
     }
 }
@@ -30,7 +33,7 @@ struct Series {
 }
 
 /// The chart as SVG text.
-pub fn svg(reports: &[StoreReport], caption: &str) -> String {
+pub(crate) fn svg(reports: &[StoreReport], caption: &str) -> String {
     let mut series = Vec::new();
     for r in reports {
         let c = colour(&r.store);

@@ -4,15 +4,19 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::commands::ClaimCommands;
+use crate::scheduling::SchedulerRun;
 use crate::stats::Latency;
 
 /// Throughput of one concurrency: ours and the references.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct DrainRow {
+pub(crate) struct DrainRow {
     /// Worker concurrency.
     pub concurrency: usize,
-    /// remote's processor, jobs/s.
+    /// remote's processor with the worker's default prefetch (its concurrency), jobs/s.
     pub ours: Option<f64>,
+    /// remote's processor with other prefetch settings: (jobs claimed ahead, jobs/s).
+    pub prefetched: Vec<(usize, f64)>,
     /// Bare claim/complete loop, jobs/s.
     pub raw: Option<f64>,
     /// The peer per fetch batch size: (batch, jobs/s).
@@ -21,7 +25,7 @@ pub struct DrainRow {
 
 /// Claim latency with a queue of a given length.
 #[derive(Clone, Debug, Serialize)]
-pub struct ClaimRow {
+pub(crate) struct ClaimRow {
     /// Jobs queued while claiming.
     pub queued: usize,
     /// Latency of single-job claims.
@@ -30,7 +34,7 @@ pub struct ClaimRow {
 
 /// Everything measured on one store.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct StoreReport {
+pub(crate) struct StoreReport {
     /// Backend name.
     pub store: String,
     /// URL without password.
@@ -51,6 +55,12 @@ pub struct StoreReport {
     pub poll: Option<(Latency, u64)>,
     /// Memory store: heap bytes per queued job.
     pub bytes_per_job: Option<f64>,
+    /// Scheduler runs, by number of schedulers.
+    pub scheduler: Vec<SchedulerRun>,
+    /// MongoDB: commands per claim, by claim size.
+    pub claim_commands: Vec<ClaimCommands>,
+    /// What the raw loop issues on this store.
+    pub raw_loop: Option<String>,
     /// Why something was not measured, and other remarks.
     pub notes: Vec<String>,
 }
@@ -93,37 +103,70 @@ impl StoreReport {
         batches
     }
 
+    /// Prefetch settings measured beside the default, in order.
+    fn prefetches(&self) -> Vec<usize> {
+        let mut prefetches: Vec<usize> = self
+            .drains
+            .iter()
+            .flat_map(|r| r.prefetched.iter().map(|(p, _)| *p))
+            .collect();
+        prefetches.sort_unstable();
+        prefetches.dedup();
+        prefetches
+    }
+
     /// The best peer figure of a row.
-    pub fn best_peer(row: &DrainRow) -> Option<f64> {
+    pub(crate) fn best_peer(row: &DrainRow) -> Option<f64> {
         row.peer.iter().map(|(_, v)| *v).reduce(f64::max)
     }
 
+    /// The best figure of remote in a row, whatever its prefetch.
+    pub(crate) fn best_ours(row: &DrainRow) -> Option<f64> {
+        row.ours
+            .into_iter()
+            .chain(row.prefetched.iter().map(|(_, v)| *v))
+            .reduce(f64::max)
+    }
+
     /// The report as Markdown tables.
-    pub fn table(&self) -> String {
+    pub(crate) fn table(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "## {} — {}\n", self.store, self.url);
         let batches = self.peer_batches();
+        let prefetches = self.prefetches();
         let _ = writeln!(
             out,
-            "End to end: {} no-op jobs enqueued up front, then worked off (jobs/s)\n",
+            "End to end: {} no-op jobs enqueued up front, then worked off by a multi worker \
+             (jobs/s); prefetch is the number of jobs it claims beyond its free slots, by \
+             default its concurrency\n",
             self.jobs
         );
-        let mut head = "| concurrency | ours | raw loop |".to_string();
-        let mut rule = "|---:|---:|---:|".to_string();
+        let mut head = "| concurrency | ours |".to_string();
+        let mut rule = "|---:|---:|".to_string();
+        for p in &prefetches {
+            let _ = write!(head, " ours, prefetch {p} |");
+            rule.push_str("---:|");
+        }
+        head.push_str(" raw loop |");
+        rule.push_str("---:|");
         for b in &batches {
             let _ = write!(head, " apalis batch {b} |");
             rule.push_str("---:|");
         }
-        head.push_str(" ours / raw | ours / apalis (best) |");
+        head.push_str(" ours / raw | ours (best) / apalis (best) |");
         rule.push_str("---:|---:|");
         let _ = writeln!(out, "{head}\n{rule}");
         for row in &self.drains {
-            let mut line = format!(
-                "| {} | {} | {} |",
-                row.concurrency,
-                num(row.ours),
-                num(row.raw)
-            );
+            let mut line = format!("| {} | {} |", row.concurrency, num(row.ours));
+            for p in &prefetches {
+                let v = row
+                    .prefetched
+                    .iter()
+                    .find(|(pp, _)| pp == p)
+                    .map(|(_, v)| *v);
+                let _ = write!(line, " {} |", num(v));
+            }
+            let _ = write!(line, " {} |", num(row.raw));
             for b in &batches {
                 let v = row.peer.iter().find(|(pb, _)| pb == b).map(|(_, v)| *v);
                 let _ = write!(line, " {} |", num(v));
@@ -132,9 +175,12 @@ impl StoreReport {
                 line,
                 " {} | {} |",
                 ratio(row.ours, row.raw),
-                ratio(row.ours, Self::best_peer(row))
+                ratio(Self::best_ours(row), Self::best_peer(row))
             );
             let _ = writeln!(out, "{line}");
+        }
+        if let Some(raw) = &self.raw_loop {
+            let _ = writeln!(out, "\nRaw loop: {raw}.");
         }
         out.push('\n');
         let _ = writeln!(out, "| measure | value |\n|---|---:|");
@@ -189,6 +235,49 @@ impl StoreReport {
         if let Some(b) = self.bytes_per_job {
             let _ = writeln!(out, "| heap bytes per queued job | {b:.0} |");
         }
+        for c in &self.claim_commands {
+            let _ = writeln!(
+                out,
+                "| commands per claim of {} jobs ({}) | {} |",
+                c.size,
+                c.names.join(", "),
+                c.commands
+            );
+        }
+        if !self.scheduler.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nScheduler: Delay items every {} s, all due at the start, fired by separate \
+                 processors (own pool or connection each) calling `fire_due_items` in a loop\n",
+                crate::scheduling::DELAY_SECS
+            );
+            let _ = writeln!(
+                out,
+                "| schedulers | items | first round ms | occurrences/s | run s | fired | jobs | \
+                 doubled / missed / wrong id / stray / unaccounted | largest delay after the \
+                 first round, ms |\n|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+            );
+            for r in &self.scheduler {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {:.0} | {}{} | {:.1} | {} | {} | {} / {} / {} / {} / {} | {} |",
+                    r.schedulers,
+                    r.items,
+                    r.first_round_ms,
+                    num(Some(r.per_second)),
+                    if r.exact { "" } else { " (from job times)" },
+                    r.seconds,
+                    r.fired,
+                    r.jobs,
+                    r.doubled,
+                    r.missed,
+                    r.wrong_ids,
+                    r.stray,
+                    r.unaccounted,
+                    r.max_delay_ms
+                );
+            }
+        }
         for note in &self.notes {
             let _ = writeln!(out, "\nNote: {note}");
         }
@@ -197,7 +286,7 @@ impl StoreReport {
 }
 
 /// One target of the issue and whether this run met it.
-pub struct Check {
+pub(crate) struct Check {
     /// What is checked.
     pub what: String,
     /// Measured value as text.
@@ -211,19 +300,21 @@ fn drains_at(r: &StoreReport, c: usize) -> Option<&DrainRow> {
 }
 
 /// The issue's targets, checked against the reports of one run.
-pub fn checks(reports: &[StoreReport]) -> Vec<Check> {
+pub(crate) fn checks(reports: &[StoreReport]) -> Vec<Check> {
     let mut checks = Vec::new();
     let by = |name: &str| reports.iter().find(|r| r.store == name);
     if let Some(pg) = by("postgres") {
         for d in &pg.drains {
             let peer = StoreReport::best_peer(d);
-            let r = d.ours.zip(peer).map(|(a, b)| a / b);
+            let ours = StoreReport::best_ours(d);
+            let r = ours.zip(peer).map(|(a, b)| a / b);
             checks.push(Check {
                 what: format!(
-                    "PostgreSQL ≥ 2× apalis end to end, concurrency {}",
+                    "PostgreSQL ≥ 2× apalis end to end (the better prefetch against the better \
+                     fetch batch), concurrency {}",
                     d.concurrency
                 ),
-                measured: ratio(d.ours, peer),
+                measured: ratio(ours, peer),
                 met: r.map(|r| r >= 2.0),
             });
             let r = d.ours.zip(d.raw).map(|(a, b)| a / b);
@@ -247,6 +338,26 @@ pub fn checks(reports: &[StoreReport]) -> Vec<Check> {
                 met: Some(r <= 1.5),
             });
         }
+        let one = pg.scheduler.iter().find(|r| r.schedulers == 1);
+        let three = pg.scheduler.iter().find(|r| r.schedulers == 3);
+        if let Some(one) = one {
+            checks.push(Check {
+                what: format!(
+                    "PostgreSQL one scheduler ≥ 5,000 occurrences/s ({} items)",
+                    one.items
+                ),
+                measured: format!("{}/s", num(Some(one.per_second))),
+                met: Some(one.per_second >= 5_000.0),
+            });
+        }
+        if let (Some(one), Some(three)) = (one, three) {
+            let r = three.per_second / one.per_second.max(1e-9);
+            checks.push(Check {
+                what: "PostgreSQL three schedulers ≥ 1.5× one".into(),
+                measured: format!("{r:.2}×"),
+                met: Some(r >= 1.5),
+            });
+        }
         checks.push(Check {
             what: "PostgreSQL idle wake-up p50 ≤ 5 ms".into(),
             measured: pg
@@ -268,6 +379,41 @@ pub fn checks(reports: &[StoreReport]) -> Vec<Check> {
             });
         }
     }
+    for r in reports {
+        if !r.scheduler.is_empty() {
+            let violations: usize = r.scheduler.iter().map(SchedulerRun::violations).sum();
+            checks.push(Check {
+                what: format!("{}: one job per scheduler occurrence", r.store),
+                measured: format!("{violations} violations"),
+                met: Some(violations == 0),
+            });
+        }
+        if let [first, ..] = r.claim_commands.as_slice() {
+            let same = r
+                .claim_commands
+                .iter()
+                .all(|c| c.commands == first.commands);
+            let sizes: Vec<String> = r
+                .claim_commands
+                .iter()
+                .map(|c| c.size.to_string())
+                .collect();
+            let counts: Vec<String> = r
+                .claim_commands
+                .iter()
+                .map(|c| c.commands.to_string())
+                .collect();
+            checks.push(Check {
+                what: format!(
+                    "{}: commands per claim the same for {} jobs",
+                    r.store,
+                    sizes.join(" / ")
+                ),
+                measured: counts.join(" / "),
+                met: Some(same),
+            });
+        }
+    }
     if let (Some(mem), Some(pg)) = (by("memory"), by("postgres")) {
         for d in &mem.drains {
             let pg_row = drains_at(pg, d.concurrency).and_then(|r| r.ours);
@@ -283,7 +429,7 @@ pub fn checks(reports: &[StoreReport]) -> Vec<Check> {
 }
 
 /// The checks as a Markdown table.
-pub fn checks_table(checks: &[Check]) -> String {
+pub(crate) fn checks_table(checks: &[Check]) -> String {
     let mut out = String::from("| target | measured | |\n|---|---:|---|\n");
     for c in checks {
         let verdict = match c.met {

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 /// The median and the 99th percentile of a set of samples, in milliseconds.
 #[derive(Clone, Copy, Debug, Serialize)]
-pub struct Latency {
+pub(crate) struct Latency {
     /// Median.
     pub p50_ms: f64,
     /// 99th percentile.
@@ -17,7 +17,7 @@ pub struct Latency {
 
 impl Latency {
     /// The percentiles of `samples` (nearest-rank); `None` when there are none.
-    pub fn of(samples: &[Duration]) -> Option<Self> {
+    pub(crate) fn of(samples: &[Duration]) -> Option<Self> {
         if samples.is_empty() {
             return None;
         }
@@ -36,6 +36,6 @@ impl Latency {
 }
 
 /// Items per second.
-pub fn rate(items: usize, elapsed: Duration) -> f64 {
+pub(crate) fn rate(items: usize, elapsed: Duration) -> f64 {
     items as f64 / elapsed.as_secs_f64().max(1e-9)
 }

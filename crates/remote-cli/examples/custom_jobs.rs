@@ -27,7 +27,7 @@ async fn main() -> std::process::ExitCode {
             Ok(format!("Hello, {}!", input.name))
         }),
     )
-    .max_retries(5)
+    .max_attempts(5)
     .retry_delay(Duration::from_secs(30));
 
     remote_cli::App::new().register(greet).run().await

@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use remote_core::Misfire;
 
 use crate::error::EXIT_CODES_HELP;
 use crate::store::DEFAULT_STORE;
+use crate::telemetry::{LogFormat, Otlp, OtlpProtocol};
 
 /// `remote`: run and operate the remote job queue.
 #[derive(Debug, Parser)]
@@ -19,7 +21,9 @@ use crate::store::DEFAULT_STORE;
     propagate_version = true
 )]
 pub struct Cli {
-    /// Store URL: sqlite://FILE (created if missing), postgres://…, mongodb://…/DB or memory:.
+    /// Store URL: sqlite://FILE (created if missing), postgres://…, mysql://… (or mariadb://…),
+    /// mongodb://…/DB, redis://… (or rediss://…) or memory:. Query parameters read here:
+    /// prefix=NAME (tables, keys or collections of this queue) and, for PostgreSQL, schema=NAME.
     #[arg(long, global = true, env = "REMOTE_STORE", default_value = DEFAULT_STORE, hide_env_values = true)]
     pub store: String,
 
@@ -31,9 +35,47 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
 
+    /// Log lines on stderr as text or as JSON objects (level from RUST_LOG).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "REMOTE_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+
+    /// Export traces (a span per attempt) and metrics over OTLP/HTTP to this collector, e.g.
+    /// http://127.0.0.1:4318 (needs the `otel` feature).
+    #[arg(long, global = true, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// The OTLP/HTTP wire format.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "http/protobuf",
+        env = "OTEL_EXPORTER_OTLP_PROTOCOL"
+    )]
+    pub otlp_protocol: OtlpProtocol,
+
     /// The command.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The OTLP export the options ask for.
+    pub fn otlp(&self) -> Option<Otlp> {
+        self.otlp_endpoint
+            .as_deref()
+            .filter(|e| !e.trim().is_empty())
+            .map(|endpoint| Otlp {
+                endpoint: endpoint.trim().to_string(),
+                protocol: self.otlp_protocol,
+            })
+    }
 }
 
 /// Every subcommand.
@@ -57,19 +99,30 @@ pub enum Command {
     Errors(IdArg),
     /// List jobs, newest first, filtered and paged.
     Jobs(JobsArgs),
-    /// Count jobs by status.
+    /// Show the store's kind and count its jobs by status.
     Stats,
     /// Cancel a queued or processing job.
     Cancel(IdArg),
-    /// Remove finished jobs by status (default: cancelled, completed, error).
+    /// Put a job in error or cancelled back in the queue with a fresh attempt budget, or every
+    /// such job with `--status` (and `--name`).
+    Retry(RetryArgs),
+    /// Stop every worker of every process from claiming jobs of a name (running ones finish).
+    Pause(NameArg),
+    /// Let workers claim jobs of a paused name again.
+    Resume(NameArg),
+    /// Remove finished jobs by status (default: cancelled, completed, error), or only those
+    /// finished longer ago than `--older-than`.
     Remove(RemoveArgs),
+    /// Remove the finished jobs older than their retention now, as workers do every
+    /// --prune-interval.
+    Prune(RetainArgs),
     /// Manage scheduler items.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
     /// Preview crontab expressions.
     #[command(subcommand)]
     Cron(CronCommand),
-    /// Create or update the store's schema and indexes.
+    /// Create or update the store's schema, indexes or key layout.
     Migrate,
 }
 
@@ -80,24 +133,88 @@ pub struct IdArg {
     pub id: String,
 }
 
+/// A job name argument.
+#[derive(Debug, Args)]
+pub struct NameArg {
+    /// The job name.
+    pub name: String,
+}
+
+/// Arguments of `retry`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["id", "status"])))]
+pub struct RetryArgs {
+    /// The job's id (24 hex digits).
+    #[arg(conflicts_with_all = ["status", "name"])]
+    pub id: Option<String>,
+    /// Retry every job with these statuses (error, cancelled; comma separated).
+    #[arg(long, value_delimiter = ',')]
+    pub status: Vec<String>,
+    /// With --status: only jobs of this name.
+    #[arg(long, requires = "status")]
+    pub name: Option<String>,
+}
+
+/// How long finished jobs of one status are kept: a duration, or `forever`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keep(pub Option<Duration>);
+
+/// Parses `24h`, `7d`, … or `forever`.
+pub fn parse_keep(text: &str) -> Result<Keep, String> {
+    if text.eq_ignore_ascii_case("forever") {
+        return Ok(Keep(None));
+    }
+    parse_duration(text)
+        .map(|d| Keep(Some(d)))
+        .map_err(|e| format!("{e}; or 'forever'"))
+}
+
+/// Retention of finished jobs (R33): how long each final status is kept before pruning.
+#[derive(Debug, Clone, Args)]
+pub struct RetainArgs {
+    /// How long completed jobs are kept (a duration, or `forever`).
+    #[arg(long, default_value = "24h", value_parser = parse_keep)]
+    pub retain_completed: Keep,
+    /// How long cancelled jobs are kept (a duration, or `forever`).
+    #[arg(long, default_value = "7d", value_parser = parse_keep)]
+    pub retain_cancelled: Keep,
+    /// How long jobs in error are kept (a duration, or `forever`).
+    #[arg(long, default_value = "7d", value_parser = parse_keep)]
+    pub retain_error: Keep,
+}
+
+impl RetainArgs {
+    /// The retention these flags describe.
+    pub fn retention(&self) -> remote_core::Retention {
+        remote_core::Retention::default()
+            .completed(self.retain_completed.0)
+            .cancelled(self.retain_cancelled.0)
+            .error(self.retain_error.0)
+    }
+}
+
 /// How the job worker runs jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum WorkerKindArg {
     /// One job at a time, in pull order.
     Simple,
-    /// Up to --max-threads jobs at once.
+    /// Up to --concurrency jobs at once.
     Multi,
 }
 
 /// Options of a job worker.
 #[derive(Debug, Clone, Args)]
 pub struct WorkerArgs {
-    /// Simple (one job at a time) or multi (up to --max-threads at once).
+    /// Simple (one job at a time) or multi (up to --concurrency at once).
     #[arg(long, value_enum, default_value = "multi")]
     pub kind: WorkerKindArg,
     /// Jobs run at once by a multi worker (default: the CPU count).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: Option<u32>,
+    /// Jobs claimed beyond the free slots and held until a slot frees, saving round trips
+    /// when jobs are short (default: 0 for a simple worker, the concurrency for a multi one).
     #[arg(long)]
-    pub max_threads: Option<usize>,
+    pub prefetch: Option<u32>,
     /// Pause of an idle worker before it looks again (cut short when a job is added).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub wait_time: Duration,
@@ -113,6 +230,12 @@ pub struct WorkerArgs {
     /// How long a stop waits for running jobs before cancelling them.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub grace: Duration,
+    /// Retention of finished jobs, pruned by the workers.
+    #[command(flatten)]
+    pub retain: RetainArgs,
+    /// How often workers prune finished jobs older than their retention (one process at a time).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub prune_interval: Duration,
 }
 
 /// Options of the scheduler worker.
@@ -159,12 +282,31 @@ pub struct AddArgs {
     /// Not run before this long from now (e.g. 30s, 5m).
     #[arg(long = "in", value_parser = parse_duration)]
     pub delay: Option<Duration>,
-    /// Attempts in all (default: the kind's, 3).
-    #[arg(long)]
-    pub max_retries: Option<u32>,
+    /// Attempts in all, the first included (default: the kind's, 3).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: Option<u32>,
     /// Pause after a failed attempt (default: the kind's, 10s).
     #[arg(long, value_parser = parse_duration)]
     pub retry_delay: Option<Duration>,
+    /// Priority: higher runs first (default: the kind's, 0).
+    #[arg(long, allow_negative_numbers = true)]
+    pub priority: Option<i16>,
+    /// Longest run of one attempt; past it the attempt fails as timed out (default: the kind's).
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Unique key: while a job with this key is queued or processing, adding another adds
+    /// nothing and prints the holder's id.
+    #[arg(long, conflicts_with_all = ["unique_by", "unique_input"])]
+    pub unique_key: Option<String>,
+    /// Unique by the values of these input fields (comma separated).
+    #[arg(long, value_delimiter = ',', conflicts_with = "unique_input")]
+    pub unique_by: Vec<String>,
+    /// Unique by the whole input.
+    #[arg(long)]
+    pub unique_input: bool,
+    /// The statuses across which the unique key holds (default: queued,processing).
+    #[arg(long, value_delimiter = ',')]
+    pub unique_across: Vec<String>,
     /// Queue a job whose kind this program does not know (run by workers of another program).
     #[arg(long)]
     pub force: bool,
@@ -173,7 +315,7 @@ pub struct AddArgs {
     pub wait: bool,
     /// Give up waiting after this long (exit 1).
     #[arg(long, value_parser = parse_duration, requires = "wait")]
-    pub timeout: Option<Duration>,
+    pub wait_timeout: Option<Duration>,
 }
 
 /// Arguments of `jobs`.
@@ -202,6 +344,12 @@ pub struct RemoveArgs {
     /// Statuses to remove (cancelled, completed, error; comma or space separated).
     #[arg(value_delimiter = ',')]
     pub statuses: Vec<String>,
+    /// Statuses to remove, as an option (added to the positional ones).
+    #[arg(long = "status", value_delimiter = ',')]
+    pub status: Vec<String>,
+    /// Only jobs that finished longer ago than this (e.g. 7d), removed in batches.
+    #[arg(long, value_parser = parse_duration)]
+    pub older_than: Option<Duration>,
 }
 
 /// `schedule …` subcommands.
@@ -263,9 +411,14 @@ pub struct ScheduleAddArgs {
     /// First call at this time (RFC 3339) instead of the rule's first occurrence.
     #[arg(long, value_parser = parse_time)]
     pub first: Option<DateTime<Utc>>,
-    /// How long a firing locks the item (default 5m).
+    /// How long a firing locks the item against other schedulers (default 5m).
     #[arg(long, value_parser = parse_duration)]
-    pub retry_delay: Option<Duration>,
+    pub lock_duration: Option<Duration>,
+    /// What to do with occurrences reached late (after downtime): once (fire the due one once,
+    /// the default), skip (fire nothing when more than 60s late) or each:N (fire each missed
+    /// one, the earliest N).
+    #[arg(long, value_parser = parse_misfire, value_name = "once|skip|each:N")]
+    pub misfire: Option<Misfire>,
     /// Add it paused.
     #[arg(long)]
     pub paused: bool,
@@ -301,6 +454,14 @@ pub struct CronNextArgs {
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|e| format!("'{text}' is not a duration like 30s, 5m or 1h: {e}"))
+}
+
+/// Parses a misfire policy: `once`, `skip` or `each:N` (N at least 1).
+pub fn parse_misfire(text: &str) -> Result<Misfire, String> {
+    text.parse::<Misfire>().map_err(|e| match e {
+        remote_core::Error::InvalidInput(message) => message,
+        other => other.to_string(),
+    })
 }
 
 /// Parses an RFC 3339 time such as `2030-01-01T12:00:00Z` into UTC.

@@ -1,4 +1,6 @@
-//! `remote demo`: the seed's story in the store, served so that it moves within seconds.
+//! `remote demo`: the story of m01.remote's doctests in the store — an echo job, sleeping
+//! jobs, failures with and without retries, a delayed and a cancelled job, scheduler items —
+//! served so that it moves within seconds.
 
 use std::time::Duration;
 
@@ -48,7 +50,7 @@ fn is_demo_item(item: &SchedulerItem) -> bool {
 }
 
 /// Adds the demo's jobs and scheduler items (replacing the items of an earlier demo).
-pub async fn seed(processor: &Processor) -> CliResult<Vec<String>> {
+pub async fn fill(processor: &Processor) -> CliResult<Vec<String>> {
     for item in processor.scheduler_items().await? {
         if is_demo_item(&item) {
             processor.remove_scheduler_item(&item.id).await?;

@@ -3,7 +3,8 @@
 //! One binary runs the queue (`serve`: job worker, scheduler worker and dashboard in one
 //! process; `worker` and `scheduler` alone, so one scheduling process and many working
 //! processes share one database) and operates it (`add`, `status`, `jobs`, `schedule …`,
-//! `cron next`, `migrate`, …). The store comes from `--store URL` or `REMOTE_STORE`.
+//! `cron next`, `migrate`, …). The store comes from `--store URL` or `REMOTE_STORE`: SQLite,
+//! PostgreSQL, MariaDB/MySQL, MongoDB, Redis or this process's memory (see [`store`]).
 //!
 //! Built-in job kinds are `echo`, `sleep` and, with `--allow-exec`, `exec`. Applications add
 //! their own kinds and get the same command line from their own binary:
@@ -38,6 +39,8 @@ pub mod metrics;
 pub mod output;
 pub mod runtime;
 pub mod store;
+pub mod telemetry;
+pub mod timeline;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -49,9 +52,9 @@ use crate::cli::{Cli, Command};
 use crate::commands::Ctx;
 use crate::error::{CliError, CliResult};
 
-/// Jobs the demo's worker runs at once unless `--max-threads` says otherwise, so that its
+/// Jobs the demo's worker runs at once unless `--concurrency` says otherwise, so that its
 /// sleeping jobs do not hold up the rest of the story on small machines.
-const DEMO_MAX_THREADS: usize = 8;
+const DEMO_CONCURRENCY: u32 = 8;
 
 /// The `remote` command with the built-in job kinds and any registered by the application.
 #[derive(Debug, Default, Clone)]
@@ -112,7 +115,19 @@ impl App {
                 return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(error::EXIT_USAGE));
             }
         };
-        init_tracing(&cli.command);
+        let default_level = match cli.command {
+            Command::Serve(_) | Command::Demo(_) | Command::Worker(_) | Command::Scheduler(_) => {
+                "info"
+            }
+            _ => "warn",
+        };
+        let _telemetry = match telemetry::init(default_level, cli.log_format, cli.otlp().as_ref()) {
+            Ok(guard) => guard,
+            Err(e) => {
+                eprintln!("remote: {}", e.message);
+                return ExitCode::from(e.code);
+            }
+        };
         match self.execute(cli).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -128,18 +143,19 @@ impl App {
         match cli.command {
             Command::Cron(command) => commands::cron::run(json, command),
             Command::Migrate => {
-                let done = tokio::time::timeout(cli.connect_timeout, store::migrate(&cli.store))
-                    .await
-                    .map_err(|_| {
-                        CliError::store(format!(
-                            "{}: no answer within {}",
-                            store::redact(&cli.store),
-                            humantime::format_duration(cli.connect_timeout)
-                        ))
-                    })??;
+                let (stores, done) =
+                    tokio::time::timeout(cli.connect_timeout, store::migrate(&cli.store))
+                        .await
+                        .map_err(|_| {
+                            CliError::store(format!(
+                                "{}: no answer within {}",
+                                store::redact(&cli.store),
+                                humantime::format_duration(cli.connect_timeout)
+                            ))
+                        })??;
                 if json {
                     output::print_json(
-                        &serde_json::json!({"migrated": true, "store": store::redact(&cli.store)}),
+                        &serde_json::json!({"migrated": true, "store": stores.describe()}),
                     )
                 } else {
                     println!("{done}");
@@ -158,8 +174,10 @@ impl App {
                 runtime::serve(processor, stores, &args, runtime::shutdown_signal()).await
             }
             Command::Demo(mut args) => {
-                if args.worker.max_threads.is_none() {
-                    args.worker.max_threads = Some(DEMO_MAX_THREADS);
+                if args.worker.concurrency.is_none()
+                    && args.worker.kind == cli::WorkerKindArg::Multi
+                {
+                    args.worker.concurrency = Some(DEMO_CONCURRENCY);
                 }
                 let stores = store::open_within(&cli.store, cli.connect_timeout).await?;
                 let mut factories = self.worker_factories();
@@ -170,7 +188,7 @@ impl App {
                     &args.worker,
                     args.scheduler_wait_time,
                 )?;
-                let told = demo::seed(&processor).await?;
+                let told = demo::fill(&processor).await?;
                 eprintln!("remote demo: added to {}:", stores.display);
                 for line in &told {
                     eprintln!("  {line}");
@@ -185,7 +203,7 @@ impl App {
                 let factories = self.worker_factories();
                 let processor =
                     runtime::build_processor(&stores, &factories, &args, args.wait_time)?;
-                eprintln!("remote worker on {} (Ctrl-C stops)", stores.display);
+                tracing::info!(store = %stores.display, "remote worker running; Ctrl-C stops");
                 runtime::run_worker(&processor, runtime::shutdown_signal()).await;
                 Ok(())
             }
@@ -193,9 +211,19 @@ impl App {
                 let stores = store::open_within(&cli.store, cli.connect_timeout).await?;
                 let factories = self.worker_factories();
                 let processor = runtime::build_scheduler(&stores, &factories, &args)?;
-                eprintln!("remote scheduler on {} (Ctrl-C stops)", stores.display);
+                tracing::info!(store = %stores.display, "remote scheduler running; Ctrl-C stops");
                 runtime::run_scheduler(&processor, runtime::shutdown_signal()).await;
                 Ok(())
+            }
+            Command::Prune(args) => {
+                let ctx = Ctx {
+                    stores: store::open_within(&cli.store, cli.connect_timeout).await?,
+                    json,
+                    factories: self.known(),
+                };
+                let processor =
+                    runtime::build_pruner(&ctx.stores, &self.worker_factories(), &args)?;
+                commands::jobs::prune(&ctx, &processor).await
             }
             command => {
                 let ctx = Ctx {
@@ -219,21 +247,11 @@ async fn operate(ctx: &Ctx, command: Command) -> CliResult {
         Command::Jobs(args) => jobs::jobs(ctx, args).await,
         Command::Stats => jobs::stats(ctx).await,
         Command::Cancel(arg) => jobs::cancel(ctx, &arg.id).await,
+        Command::Retry(args) => jobs::retry(ctx, args).await,
+        Command::Pause(arg) => jobs::pause(ctx, &arg.name, true).await,
+        Command::Resume(arg) => jobs::pause(ctx, &arg.name, false).await,
         Command::Remove(args) => jobs::remove(ctx, args).await,
         Command::Schedule(command) => commands::schedule::run(ctx, command).await,
         _ => Err(CliError::failure("this command does not operate on jobs")),
     }
-}
-
-fn init_tracing(command: &Command) {
-    use tracing_subscriber::EnvFilter;
-    let default = match command {
-        Command::Serve(_) | Command::Demo(_) | Command::Worker(_) | Command::Scheduler(_) => "info",
-        _ => "warn",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }

@@ -10,6 +10,8 @@ use remote_core::{AttemptEvent, AttemptOutcome, Processor, StatusCounts};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
+use crate::timeline::{Ended, Rates, Timeline};
+
 /// Upper bounds (seconds) of the run-time and queue-latency histogram buckets.
 pub const BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
@@ -42,9 +44,19 @@ struct State {
     failed: BTreeMap<String, u64>,
     retried: BTreeMap<String, u64>,
     dropped: BTreeMap<String, u64>,
+    snoozed: BTreeMap<String, u64>,
+    pruned: BTreeMap<String, u64>,
     run_time: BTreeMap<String, Histogram>,
     queue_latency: BTreeMap<String, Histogram>,
     missed_events: u64,
+    timeline: Timeline,
+}
+
+/// Unix seconds now.
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// What a scrape reads besides the counters: the store's counts and this process's workers.
@@ -125,6 +137,11 @@ impl Metrics {
 
     /// Counts one attempt event.
     pub fn record(&self, event: &AttemptEvent) {
+        self.record_at(event, now_s());
+    }
+
+    /// Counts one attempt event that happened at `at_s` (Unix seconds).
+    pub fn record_at(&self, event: &AttemptEvent, at_s: u64) {
         let mut state = self.state();
         match event {
             AttemptEvent::Started {
@@ -133,6 +150,7 @@ impl Metrics {
                 ..
             } => {
                 bump(&mut state.started, job_name);
+                state.timeline.started(at_s, *queue_latency);
                 state
                     .queue_latency
                     .entry(job_name.clone())
@@ -146,19 +164,44 @@ impl Metrics {
                 ..
             } => {
                 let map = match outcome {
-                    AttemptOutcome::Completed => &mut state.completed,
-                    AttemptOutcome::Retrying => &mut state.retried,
-                    AttemptOutcome::Failed => &mut state.failed,
-                    AttemptOutcome::Dropped(_) => &mut state.dropped,
+                    AttemptOutcome::Completed => Some(&mut state.completed),
+                    AttemptOutcome::Retrying => Some(&mut state.retried),
+                    AttemptOutcome::Failed => Some(&mut state.failed),
+                    AttemptOutcome::Snoozed => Some(&mut state.snoozed),
+                    AttemptOutcome::Dropped(_) => Some(&mut state.dropped),
+                    _ => None,
                 };
-                bump(map, job_name);
+                if let Some(map) = map {
+                    bump(map, job_name);
+                }
+                let ended = match outcome {
+                    AttemptOutcome::Completed => Some(Ended::Completed),
+                    AttemptOutcome::Failed => Some(Ended::Failed),
+                    AttemptOutcome::Retrying => Some(Ended::Retried),
+                    _ => None,
+                };
+                if let Some(ended) = ended {
+                    state.timeline.ended(at_s, ended, *run_time);
+                }
                 state
                     .run_time
                     .entry(job_name.clone())
                     .or_default()
                     .observe(*run_time);
             }
+            AttemptEvent::Pruned { removed } => {
+                for (status, n) in removed {
+                    *state.pruned.entry(status.to_string()).or_default() += n;
+                }
+            }
+            _ => {}
         }
+    }
+
+    /// Attempts per second over the last `window` seconds in points of `step` seconds, with
+    /// run-time and queue-latency percentiles of that window (the dashboard's charts).
+    pub fn rates(&self, window: u64, step: u64) -> Rates {
+        self.state().timeline.rates(now_s(), window, step)
     }
 
     /// Notes events a slow collector missed.
@@ -246,6 +289,21 @@ impl Metrics {
             "Attempt outcomes refused because the job was cancelled or recovered meanwhile.",
             &state.dropped,
         );
+        counter(
+            &mut out,
+            "remote_jobs_snoozed_total",
+            "Attempts that snoozed their job (queued again without using up an attempt), by job name.",
+            &state.snoozed,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP remote_jobs_pruned_total Finished jobs removed by pruning in this process, by status."
+        );
+        let _ = writeln!(out, "# TYPE remote_jobs_pruned_total counter");
+        for status in ["cancelled", "completed", "error"] {
+            let n = state.pruned.get(status).copied().unwrap_or(0);
+            let _ = writeln!(out, "remote_jobs_pruned_total{{status=\"{status}\"}} {n}");
+        }
         histogram(
             &mut out,
             "remote_job_run_seconds",

@@ -114,7 +114,7 @@ pub fn rule(schedule: &Schedule) -> String {
 
 /// `attempts/max` of a job, e.g. `1/3`.
 pub fn attempts(job: &Job) -> String {
-    format!("{}/{}", job.retry_counter, job.max_retries)
+    format!("{}/{}", job.attempt, job.max_attempts)
 }
 
 /// The table of `remote jobs`.
@@ -151,13 +151,22 @@ pub fn items_table(items: &[SchedulerItem]) -> String {
                 i.job_name.clone(),
                 rule(&i.schedule),
                 if i.active { "active" } else { "paused" }.to_string(),
+                i.misfire.to_string(),
                 time(i.next_call_time),
                 json_cell(&i.input, 30),
             ]
         })
         .collect();
     table(
-        &["ID", "JOB", "RULE", "STATE", "NEXT CALL (UTC)", "INPUT"],
+        &[
+            "ID",
+            "JOB",
+            "RULE",
+            "STATE",
+            "MISFIRE",
+            "NEXT CALL (UTC)",
+            "INPUT",
+        ],
         &rows,
     )
 }

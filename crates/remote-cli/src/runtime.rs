@@ -8,22 +8,29 @@ use std::time::Duration;
 use remote_core::{JobFactory, Processor, WorkerConfig};
 use tracing::{info, warn};
 
-use crate::cli::{SchedulerArgs, ServeArgs, WorkerArgs, WorkerKindArg};
+use crate::cli::{RetainArgs, SchedulerArgs, ServeArgs, WorkerArgs, WorkerKindArg};
 use crate::dashboard::{router, Dashboard, ProcessInfo};
 use crate::error::{CliError, CliResult};
 use crate::metrics::Metrics;
 use crate::store::Stores;
 
-/// The job worker the flags describe.
-pub fn worker_config(args: &WorkerArgs) -> WorkerConfig {
-    let config = match args.kind {
-        WorkerKindArg::Simple => WorkerConfig::simple(),
-        WorkerKindArg::Multi => match args.max_threads {
-            Some(n) => WorkerConfig::multi(n),
-            None => WorkerConfig::default(),
-        },
+/// The job worker the flags describe; `--concurrency` with `--kind simple` is a usage error
+/// (a simple worker runs one job at a time).
+pub fn worker_config(args: &WorkerArgs) -> CliResult<WorkerConfig> {
+    let mut config = match (args.kind, args.concurrency) {
+        (WorkerKindArg::Simple, None) => WorkerConfig::simple(),
+        (WorkerKindArg::Simple, Some(_)) => {
+            return Err(CliError::usage(
+                "--concurrency applies to --kind multi; a simple worker runs one job at a time",
+            ))
+        }
+        (WorkerKindArg::Multi, Some(n)) => WorkerConfig::multi(n as usize),
+        (WorkerKindArg::Multi, None) => WorkerConfig::default(),
     };
-    config.wait_time(args.wait_time)
+    if let Some(prefetch) = args.prefetch {
+        config = config.prefetch(prefetch as usize);
+    }
+    Ok(config.wait_time(args.wait_time))
 }
 
 /// The kinds a job worker with these flags pulls: `--only` (or every registered kind), without
@@ -51,8 +58,10 @@ pub fn build_processor(
     let registered: Vec<String> = factories.iter().map(|f| f.info().name.clone()).collect();
     let processor = Processor::builder_with(stores.jobs.clone(), stores.items.clone())
         .name(args.name.clone())
-        .worker(worker_config(args))
+        .worker(worker_config(args)?)
         .grace(args.grace)
+        .retention(args.retain.retention())
+        .prune_interval(args.prune_interval)
         .scheduler_wait_time(scheduler_wait_time)
         .job_names(pulled_names(&registered, args))
         .build();
@@ -61,7 +70,10 @@ pub fn build_processor(
     }
     for name in &args.only {
         if !registered.contains(name) {
-            warn!("--only names '{name}', which this program does not register; such jobs stay queued");
+            warn!(
+                job_name = %name,
+                "--only names a job this program does not register; such jobs stay queued"
+            );
         }
     }
     Ok(processor)
@@ -82,6 +94,28 @@ pub fn build_scheduler(
         processor.register(factory.clone())?;
     }
     Ok(processor)
+}
+
+/// A processor that prunes with this retention (and each factory's own) and runs nothing.
+pub fn build_pruner(
+    stores: &Stores,
+    factories: &[JobFactory],
+    retain: &RetainArgs,
+) -> CliResult<Processor> {
+    let processor = Processor::builder_with(stores.jobs.clone(), stores.items.clone())
+        .retention(retain.retention())
+        .build();
+    for factory in factories {
+        processor.register(factory.clone())?;
+    }
+    Ok(processor)
+}
+
+/// The tasks that log each attempt at DEBUG and feed the OTLP metrics (when exported).
+fn watch(processor: &Processor) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = vec![crate::telemetry::log_events(processor)];
+    tasks.extend(crate::telemetry::watch(processor));
+    tasks
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -113,10 +147,12 @@ pub async fn shutdown_signal() {
 pub async fn run_worker(processor: &Processor, shutdown: impl Future<Output = ()>) {
     let metrics = Metrics::new();
     let collector = metrics.collect(processor);
+    let watchers = watch(processor);
     processor.start_processor();
     shutdown.await;
     processor.stop_processor().await;
     collector.abort();
+    watchers.into_iter().for_each(|w| w.abort());
 }
 
 /// Runs the scheduler worker until `shutdown` resolves.
@@ -154,7 +190,8 @@ pub async fn serve(
         .map_err(|e| CliError::failure(format!("cannot read the bound address: {e}")))?;
     let metrics = Metrics::new();
     let collector = metrics.collect(&processor);
-    let worker = worker_config(&args.worker);
+    let watchers = watch(&processor);
+    let worker = worker_config(&args.worker)?;
     let registered: Vec<String> = processor.factories().into_iter().map(|f| f.name).collect();
     let dashboard = Dashboard::new(processor.clone(), stores, metrics)
         .with_token(args.token.clone())
@@ -170,12 +207,13 @@ pub async fn serve(
     println!("remote dashboard on http://{addr}/");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    info!("dashboard listening on http://{addr}/");
+    info!(%addr, "dashboard listening");
     let served = axum::serve(listener, router(dashboard))
         .with_graceful_shutdown(shutdown)
         .await;
     processor.stop_scheduler().await;
     processor.stop_processor().await;
     collector.abort();
+    watchers.into_iter().for_each(|w| w.abort());
     served.map_err(|e| CliError::failure(format!("dashboard server failed: {e}")))
 }

@@ -1,16 +1,19 @@
 //! The dashboard in process: pages, form actions, the JSON API, metrics, token and cross-site checks.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use remote_cli::dashboard::{router, Dashboard};
+use remote_cli::dashboard::{router, Dashboard, ProcessInfo};
 use remote_cli::metrics::Metrics;
 use remote_cli::store::Stores;
 use remote_core::{
-    handler_fn, JobContext, JobError, JobFactory, JobId, JobStatus, Processor, SchedulerItem,
+    handler_fn, JobContext, JobError, JobFactory, JobStatus, ManualClock, Misfire, Processor,
+    Retention, SchedulerItem, WorkerConfig,
 };
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -126,6 +129,11 @@ async fn pages_show_counts_lists_and_details() {
     );
     assert!(overview.body.contains("id=\"count-error\">1<"));
     assert!(overview.body.contains("id=\"count-total\">2<"));
+    assert!(
+        overview.body.contains("id=\"store-kind\">memory<"),
+        "{}",
+        overview.body
+    );
     assert!(!overview.body.contains("<script>alert"), "input is escaped");
 
     let jobs = get(&f.app, "/jobs").await;
@@ -143,10 +151,16 @@ async fn pages_show_counts_lists_and_details() {
         "{}",
         detail.body
     );
-    assert!(detail.body.contains("Retry as a new job"));
+    assert!(
+        detail.body.contains(&format!(
+            "action=\"/jobs/{fail}/retry\"><button>Retry</button>"
+        )),
+        "{}",
+        detail.body
+    );
     let detail = get(&f.app, &format!("/jobs/{echo}")).await.body;
     assert!(detail.contains("id=\"output\"") && detail.contains("&lt;script&gt;"));
-    assert!(!detail.contains("Retry as a new job"));
+    assert!(!detail.contains("/retry\""));
 
     assert_eq!(
         get(&f.app, "/jobs?status=bogus").await.status,
@@ -220,23 +234,21 @@ async fn form_actions_cancel_retry_remove_and_add() {
 
     let retried = post_form(&f.app, &format!("/jobs/{id}/retry"), "").await;
     assert_eq!(retried.status, StatusCode::SEE_OTHER);
-    let new_id = retried
-        .location()
-        .strip_prefix("/jobs/")
-        .and_then(|rest| rest.split('?').next())
-        .and_then(|id| JobId::parse(id).ok())
-        .expect("redirect to the new job");
-    let new_job = f.processor.get_job(&new_id).await.expect("new job");
+    assert!(
+        retried
+            .location()
+            .starts_with(&format!("/jobs/{id}?notice=")),
+        "the same job, queued again: {}",
+        retried.location()
+    );
+    let again = f.processor.get_job(&id).await.expect("job");
     assert_eq!(
-        (
-            new_job.job_name.as_str(),
-            new_job.input.clone(),
-            new_job.status
-        ),
-        ("echo", json!({"again": true}), JobStatus::Queued)
+        (again.status, again.attempt, again.completed_at),
+        (JobStatus::Queued, 0, None)
     );
     let page = get(&f.app, &retried.location()).await.body;
-    assert!(page.contains("retry of job"), "{page}");
+    assert!(page.contains("Queued again (was cancelled)"), "{page}");
+    f.processor.cancel_job(&id).await.expect("cancel");
 
     let removed = post_form(&f.app, "/jobs/remove", "status=cancelled").await;
     assert_eq!(removed.status, StatusCode::SEE_OTHER);
@@ -274,7 +286,9 @@ async fn schedule_page_pause_resume_remove() {
     let f = fixture(None);
     let id = f
         .processor
-        .add_scheduler_item(SchedulerItem::delay("echo", 10))
+        .add_scheduler_item(
+            SchedulerItem::delay("echo", 10).with_misfire(Misfire::FireEach { max: 3 }),
+        )
         .await
         .expect("item");
     let page = get(&f.app, "/schedule").await;
@@ -282,6 +296,8 @@ async fn schedule_page_pause_resume_remove() {
     assert!(
         page.body.contains(id.as_str())
             && page.body.contains("every 10s")
+            && page.body.contains("<th>Misfire</th>")
+            && page.body.contains("<td>each:3</td>")
             && page.body.contains("in 10s"),
         "{}",
         page.body
@@ -354,6 +370,7 @@ async fn json_api() {
     let stats = api(&f.app, "GET", "/api/stats", None).await.json();
     assert_eq!(stats["counts"]["queued"], 2);
     assert_eq!(stats["total"], 2);
+    assert_eq!(stats["store"], json!({"kind": "memory", "url": "memory:"}));
     let list = api(&f.app, "GET", "/api/jobs?per_page=1", None)
         .await
         .json();
@@ -375,6 +392,9 @@ async fn json_api() {
         .json();
     assert_eq!(job["job"]["status"], "completed");
     assert_eq!(job["job"]["output"], json!({"k": 1}));
+    assert_eq!(job["job"]["attempt"], 1);
+    assert_eq!(job["job"]["max_attempts"], 3);
+    assert_eq!(job["job"]["not_before"], json!(null));
     assert_eq!(job["errors"], json!([]));
     assert_eq!(
         api(&f.app, "GET", &format!("/api/jobs/{id}/errors"), None)
@@ -396,13 +416,30 @@ async fn json_api() {
         StatusCode::CONFLICT
     );
     let later = later.json()["id"].as_str().expect("id").to_string();
+    let waiting = api(&f.app, "GET", &format!("/api/jobs/{later}"), None)
+        .await
+        .json();
+    assert_eq!(waiting["job"]["not_before"], "2030-01-01T00:00:00Z");
+    assert_eq!(waiting["job"]["attempt"], 0);
     let cancel = api(&f.app, "POST", &format!("/api/jobs/{later}/cancel"), None)
         .await
         .json();
     assert_eq!(cancel["cancelled"], true);
     let retried = api(&f.app, "POST", &format!("/api/jobs/{later}/retry"), None).await;
-    assert_eq!(retried.status, StatusCode::CREATED);
-    assert_eq!(retried.json()["retry_of"], later.as_str());
+    assert_eq!(retried.status, StatusCode::OK);
+    assert_eq!(
+        retried.json(),
+        json!({"id": later, "retried": true, "was": "cancelled"})
+    );
+    let again = api(&f.app, "GET", &format!("/api/jobs/{later}"), None)
+        .await
+        .json();
+    assert_eq!(
+        (&again["job"]["status"], &again["job"]["attempt"]),
+        (&json!("queued"), &json!(0)),
+        "{again}"
+    );
+    api(&f.app, "POST", &format!("/api/jobs/{later}/cancel"), None).await;
 
     assert_eq!(
         api(&f.app, "DELETE", "/api/jobs?status=queued", None)
@@ -442,6 +479,8 @@ async fn json_api() {
     let items = api(&f.app, "GET", "/api/schedule", None).await.json();
     assert_eq!(items[0]["id"], item.as_str());
     assert!(items[0]["next_call_time"].is_string());
+    assert_eq!(items[0]["locked_until"], json!(null));
+    assert_eq!(items[0]["lock_duration"], 300_000);
     assert_eq!(
         api(&f.app, "GET", &format!("/api/schedule/{item}"), None)
             .await
@@ -484,14 +523,52 @@ async fn json_api() {
         json!(["echo", "fail", "sleep"])
     );
     assert!(workers["processing"].is_array());
+    assert_eq!(workers["process"]["job_worker"], json!(null));
+    assert_eq!(workers["process"]["store"]["kind"], "memory");
     assert!(api(&f.app, "GET", "/api", None).await.json()["routes"].is_array());
     assert_eq!(
-        api(&f.app, "GET", "/api/health", None).await.json()["ok"],
-        true
+        api(&f.app, "GET", "/api/health", None).await.json(),
+        json!({"ok": true, "store": {"kind": "memory", "url": "memory:"}})
     );
     let missing = api(&f.app, "GET", "/api/nothing", None).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.json()["error"].is_string());
+}
+
+#[tokio::test]
+async fn workers_show_concurrency_and_prefetch_of_the_running_worker() {
+    let stores = Stores::memory();
+    let worker = WorkerConfig::multi(3)
+        .prefetch(5)
+        .wait_time(Duration::from_millis(50));
+    let processor = Processor::builder_with(stores.jobs.clone(), stores.items.clone())
+        .name("web")
+        .worker(worker.clone())
+        .build();
+    for factory in remote_cli::jobs::builtin_factories(false) {
+        processor.register(factory).expect("register");
+    }
+    let app = router(
+        Dashboard::new(processor.clone(), stores, Metrics::new()).with_process(ProcessInfo {
+            worker: Some(worker),
+            scheduler: false,
+            pulls: vec!["echo".into(), "sleep".into()],
+        }),
+    );
+    processor.start_processor();
+    let workers = api(&app, "GET", "/api/workers", None).await.json();
+    let page = get(&app, "/workers").await.body;
+    processor.stop_processor().await;
+    assert_eq!(
+        workers["process"]["job_worker"],
+        json!({"name": "web-worker", "kind": "multi", "concurrency": 3, "prefetch": 5, "wait_time_ms": 50}),
+        "{workers}"
+    );
+    assert_eq!(workers["process"]["pulls"], json!(["echo", "sleep"]));
+    assert!(
+        page.contains("up to 3 jobs at once, 5 claimed ahead"),
+        "{page}"
+    );
 }
 
 #[tokio::test]
@@ -658,4 +735,632 @@ fn binding_off_loopback_needs_a_token() {
     for local in ["127.0.0.1:8080", "[::1]:8080"] {
         assert!(check_bind(local.parse().expect("addr"), None).is_ok());
     }
+}
+
+#[tokio::test]
+async fn job_features_show_on_pages_and_in_the_api() {
+    let f = fixture(None);
+    let body = json!({"job_name": "echo", "input": {"n": 1}, "priority": 7, "timeout_ms": 1500, "unique_key": "report-7"});
+    let added = api(&f.app, "POST", "/api/jobs", Some(body.clone())).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let id = added.json()["id"].as_str().expect("id").to_string();
+    assert_eq!(added.json()["duplicate"], false);
+    let again = api(&f.app, "POST", "/api/jobs", Some(body)).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.json(), json!({"id": id, "duplicate": true}));
+    assert_eq!(
+        f.processor.count_jobs().await.expect("count")[&JobStatus::Queued],
+        1
+    );
+
+    let job = api(&f.app, "GET", &format!("/api/jobs/{id}"), None)
+        .await
+        .json();
+    assert_eq!(
+        (
+            &job["job"]["priority"],
+            &job["job"]["timeout"],
+            &job["job"]["unique_key"],
+            &job["job"]["unique_across"],
+            &job["job"]["snoozes"]
+        ),
+        (
+            &json!(7),
+            &json!(1500),
+            &json!("report-7"),
+            &json!(["queued", "processing"]),
+            &json!(0)
+        ),
+        "{job}"
+    );
+    let page = get(&f.app, &format!("/jobs/{id}")).await.body;
+    for part in [
+        "<span id=\"priority\">7</span>",
+        "<span id=\"timeout\">1s 500ms</span>",
+        "id=\"unique-key\">report-7</span>",
+        "held while queued, processing",
+        "<span id=\"snoozes\">0</span>",
+    ] {
+        assert!(page.contains(part), "missing {part} in\n{page}");
+    }
+    let list = get(&f.app, "/jobs").await.body;
+    assert!(
+        list.contains("<th>Priority</th>") && list.contains("<td>7</td>"),
+        "{list}"
+    );
+    assert_eq!(
+        api(
+            &f.app,
+            "POST",
+            "/api/jobs",
+            Some(json!({"job_name": "echo", "timeout_ms": 0}))
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        api(
+            &f.app,
+            "POST",
+            "/api/jobs",
+            Some(json!({"job_name": "echo", "priority": 40000}))
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn job_names_pause_and_resume_from_the_overview_and_the_api() {
+    let f = fixture(None);
+    let overview = get(&f.app, "/").await.body;
+    assert!(
+        overview.contains("action=\"/names/pause\"><input type=\"hidden\" name=\"name\" value=\"echo\"><button>Pause</button>"),
+        "{overview}"
+    );
+    let paused = post_form(&f.app, "/names/pause", "name=echo").await;
+    assert_eq!(paused.status, StatusCode::SEE_OTHER);
+    let names = f.processor.paused_job_names().await.expect("paused");
+    assert_eq!(
+        names.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        ["echo"]
+    );
+    f.processor.add_job("echo", None).await.expect("add");
+    assert!(
+        !f.processor.process_next_job().await.expect("pull"),
+        "a paused name is not claimed"
+    );
+    let overview = get(&f.app, "/").await.body;
+    assert!(
+        overview.contains("<tr class=\"paused-name\"><td>echo</td><td>paused since")
+            && overview.contains("value=\"echo\"><button>Resume</button>"),
+        "{overview}"
+    );
+    let listed = api(&f.app, "GET", "/api/paused", None).await.json();
+    assert_eq!(listed[0]["name"], "echo", "{listed}");
+    assert!(listed[0]["since"].is_string(), "{listed}");
+    assert_eq!(
+        api(&f.app, "GET", "/api/stats", None).await.json()["paused"][0]["name"],
+        "echo"
+    );
+    let resumed = api(&f.app, "POST", "/api/names/echo/resume", None)
+        .await
+        .json();
+    assert_eq!(resumed, json!({"name": "echo", "paused": false}));
+    assert!(f.processor.process_next_job().await.expect("pull"));
+    assert_eq!(
+        api(&f.app, "POST", "/api/names/sleep/pause", None)
+            .await
+            .json(),
+        json!({"name": "sleep", "paused": true})
+    );
+    assert_eq!(
+        post_form(&f.app, "/names/resume", "name=sleep")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        api(&f.app, "GET", "/api/paused", None).await.json(),
+        json!([])
+    );
+}
+
+/// A dashboard over a processor on a manual clock, with a job kind that snoozes once.
+fn clocked_fixture(clock: Arc<ManualClock>, retention: Retention) -> Fixture {
+    let stores = Stores::memory();
+    let processor = Processor::builder_with(stores.jobs.clone(), stores.items.clone())
+        .clock(clock)
+        .retention(retention)
+        .build();
+    for factory in remote_cli::jobs::builtin_factories(false) {
+        processor.register(factory).expect("register");
+    }
+    processor
+        .register(JobFactory::new(
+            "fail",
+            handler_fn(
+                |_ctx: JobContext| async move { Err::<Value, _>(JobError::permanent("boom")) },
+            ),
+        ))
+        .expect("register");
+    let napped = Arc::new(AtomicBool::new(false));
+    processor
+        .register(JobFactory::new(
+            "nap",
+            handler_fn(move |_ctx: JobContext| {
+                let first = !napped.swap(true, Ordering::SeqCst);
+                async move {
+                    if first {
+                        Err(JobError::snooze(Duration::ZERO))
+                    } else {
+                        Ok(json!("rested"))
+                    }
+                }
+            }),
+        ))
+        .expect("register");
+    let metrics = Metrics::new();
+    let collector = metrics.collect(&processor);
+    Fixture {
+        app: router(Dashboard::new(processor.clone(), stores, metrics)),
+        processor,
+        _collector: collector,
+    }
+}
+
+async fn metrics_with(app: &Router, line: &str) -> String {
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = get(app, "/metrics").await.body;
+        if text.lines().any(|l| l == line) {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("missing {line} in\n{text}");
+}
+
+#[tokio::test]
+async fn bulk_retry_prune_and_snoozes_with_their_metrics() {
+    let clock = Arc::new(ManualClock::new(
+        chrono::DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc),
+    ));
+    let f = clocked_fixture(
+        clock.clone(),
+        Retention::default().completed(Some(Duration::from_secs(3600))),
+    );
+    let failing = [
+        f.processor.add_job("fail", None).await.expect("add"),
+        f.processor.add_job("fail", None).await.expect("add"),
+    ];
+    let cancelled = f.processor.add_job("echo", None).await.expect("add");
+    f.processor.cancel_job(&cancelled).await.expect("cancel");
+    while f.processor.process_next_job().await.expect("process") {}
+    let overview = get(&f.app, "/").await.body;
+    assert!(overview.contains("Retry all in error"), "{overview}");
+
+    let retried = post_form(&f.app, "/jobs/retry", "status=error&name=fail").await;
+    assert_eq!(retried.status, StatusCode::SEE_OTHER);
+    assert!(
+        retried.location().contains("Queued%20again%3A%202%20error"),
+        "{}",
+        retried.location()
+    );
+    for id in &failing {
+        assert_eq!(
+            f.processor.job_status(id).await.expect("status"),
+            JobStatus::Queued
+        );
+    }
+    let bulk = api(&f.app, "POST", "/api/jobs/retry?status=cancelled", None)
+        .await
+        .json();
+    assert_eq!(bulk, json!({"retried": {"cancelled": 1}}));
+    assert_eq!(
+        api(&f.app, "POST", "/api/jobs/retry?status=completed", None)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // the nap job snoozes once, then completes; echo completes
+    f.processor.cancel_job(&failing[0]).await.expect("cancel");
+    f.processor.cancel_job(&failing[1]).await.expect("cancel");
+    let nap = f.processor.add_job("nap", None).await.expect("add");
+    while f.processor.process_next_job().await.expect("process") {}
+    let napped = f.processor.get_job(&nap).await.expect("nap");
+    assert_eq!((napped.status, napped.snoozes), (JobStatus::Completed, 1));
+    let page = get(&f.app, &format!("/jobs/{nap}")).await.body;
+    assert!(page.contains("<span id=\"snoozes\">1</span>"), "{page}");
+    metrics_with(&f.app, "remote_jobs_snoozed_total{job_name=\"nap\"} 1").await;
+
+    // completed jobs are kept an hour; cancelled ones seven days
+    let pruned = api(&f.app, "POST", "/api/prune", None).await.json();
+    assert_eq!(
+        pruned,
+        json!({"pruned": {"cancelled": 0, "completed": 0, "error": 0}})
+    );
+    clock.advance(Duration::from_secs(2 * 3600));
+    let pruned = post_form(&f.app, "/prune", "").await;
+    assert_eq!(pruned.status, StatusCode::SEE_OTHER);
+    assert!(
+        pruned
+            .location()
+            .contains("Pruned%200%20cancelled%2C%202%20completed"),
+        "{}",
+        pruned.location()
+    );
+    assert!(f.processor.get_job(&nap).await.is_err());
+    assert_eq!(
+        f.processor.count_jobs().await.expect("count")[&JobStatus::Cancelled],
+        2
+    );
+    let text = metrics_with(&f.app, "remote_jobs_pruned_total{status=\"completed\"} 2").await;
+    assert!(
+        text.lines()
+            .any(|l| l == "remote_jobs_pruned_total{status=\"cancelled\"} 0"),
+        "{text}"
+    );
+    let pruning = api(&f.app, "GET", "/api/pruning", None).await.json();
+    assert_eq!(
+        pruning["retention"],
+        json!({"completed": 3_600_000, "cancelled": 604_800_000, "error": 604_800_000})
+    );
+    assert_eq!(pruning["prune_interval_ms"], 60_000);
+}
+
+#[tokio::test]
+async fn a_running_worker_prunes_and_the_overview_shows_when() {
+    let stores = Stores::memory();
+    let processor = Processor::builder_with(stores.jobs.clone(), stores.items.clone())
+        .worker(WorkerConfig::simple().wait_time(Duration::from_millis(20)))
+        .retention(Retention::default().completed(Some(Duration::ZERO)))
+        .prune_interval(Duration::from_millis(50))
+        .build();
+    for factory in remote_cli::jobs::builtin_factories(false) {
+        processor.register(factory).expect("register");
+    }
+    let metrics = Metrics::new();
+    let _collector = metrics.collect(&processor);
+    let app = router(Dashboard::new(processor.clone(), stores, metrics));
+    let overview = get(&app, "/").await.body;
+    assert!(
+        overview.contains("<span id=\"prune-last\">not run yet</span>"),
+        "{overview}"
+    );
+    assert!(
+        overview.contains("completed 0s, cancelled 7days, error 7days"),
+        "{overview}"
+    );
+    let id = processor.add_job("echo", None).await.expect("add");
+    processor.start_processor();
+    let mut pruning = Value::Null;
+    for _ in 0..200 {
+        pruning = api(&app, "GET", "/api/pruning", None).await.json();
+        if pruning["last"]["removed"]["completed"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let overview = get(&app, "/").await.body;
+    let stats = api(&app, "GET", "/api/stats", None).await.json();
+    processor.stop_processor().await;
+    assert_eq!(pruning["last"]["removed"]["completed"], 1, "{pruning}");
+    assert!(pruning["last"]["last_run"].is_string() && pruning["last"]["took_ms"].is_u64());
+    assert!(stats["pruning"]["holder"].is_string(), "{stats}");
+    assert!(processor.get_job(&id).await.is_err(), "pruned");
+    assert!(
+        !overview.contains("not run yet")
+            && overview.contains("removed <span id=\"prune-removed\">"),
+        "{overview}"
+    );
+}
+
+#[tokio::test]
+async fn search_by_id_text_status_name_and_time() {
+    let f = fixture(None);
+    let invoice = f
+        .processor
+        .add_job("echo", json!({"customer": "ACME Corp", "invoice": 42}))
+        .await
+        .expect("add");
+    let other = f
+        .processor
+        .add_job("echo", json!({"customer": "Globex"}))
+        .await
+        .expect("add");
+    let slept = f
+        .processor
+        .add_job("sleep", json!({"seconds": 0, "note": "acme"}))
+        .await
+        .expect("add");
+
+    let by_text = api(&f.app, "GET", "/api/jobs?q=acme", None).await.json();
+    let ids: Vec<&str> = by_text["jobs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|j| j["id"].as_str())
+        .collect();
+    assert_eq!(ids, [slept.as_str(), invoice.as_str()], "{by_text}");
+    assert_eq!(by_text["scanned"], 3);
+    assert_eq!(by_text["truncated"], false);
+    let named = api(&f.app, "GET", "/api/jobs?q=acme&name=echo", None)
+        .await
+        .json();
+    assert_eq!(named["jobs"].as_array().map(Vec::len), Some(1), "{named}");
+    let by_id = api(&f.app, "GET", &format!("/api/jobs?q={other}"), None)
+        .await
+        .json();
+    assert_eq!(by_id["jobs"][0]["id"], other.as_str());
+    assert_eq!(by_id["jobs"].as_array().map(Vec::len), Some(1));
+    let wrong_status = api(
+        &f.app,
+        "GET",
+        &format!("/api/jobs?q={other}&status=error"),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(wrong_status["jobs"], json!([]));
+    let future = api(
+        &f.app,
+        "GET",
+        "/api/jobs?q=acme&from=2999-01-01T00:00",
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(future["jobs"], json!([]));
+    let past = api(
+        &f.app,
+        "GET",
+        "/api/jobs?from=2000-01-01&to=2999-01-01T00:00:00Z&per_page=2",
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(
+        (past["jobs"].as_array().map(Vec::len), &past["has_more"]),
+        (Some(2), &json!(true))
+    );
+    assert_eq!(
+        api(&f.app, "GET", "/api/jobs?from=soon", None).await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let page = get(&f.app, "/jobs?q=ACME").await.body;
+    assert!(
+        page.contains(invoice.as_str())
+            && page.contains(slept.as_str())
+            && !page.contains(other.as_str()),
+        "{page}"
+    );
+    assert!(
+        page.contains("<p class=\"muted\" id=\"scanned\">Searched 3 jobs.</p>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("value=\"ACME\""),
+        "the search stays in its field"
+    );
+    assert!(
+        page.contains(&format!(
+            "<input type=\"checkbox\" class=\"sel\" name=\"id\" value=\"{invoice}\">"
+        )),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn bulk_actions_confirm_with_the_number_of_jobs_first() {
+    let f = fixture(None);
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(f.processor.add_job("echo", json!(n)).await.expect("add"));
+    }
+    let done = f.processor.add_job("fail", None).await.expect("add");
+    while f
+        .processor
+        .pull_next_job()
+        .await
+        .expect("pull")
+        .is_some_and(|j| j.job_name != "fail")
+    {}
+    let _ = done;
+    let form = format!(
+        "action=cancel&id={}&id={}&back=%2Fjobs%3Fstatus%3Dqueued",
+        ids[1], ids[2]
+    );
+    let ask = post_form(&f.app, "/jobs/bulk", &form).await;
+    assert_eq!(ask.status, StatusCode::OK);
+    assert!(ask.body.contains("<h1>Cancel 2 jobs?</h1>"), "{}", ask.body);
+    assert!(ask.body.contains("<b id=\"touches\">2</b>"), "{}", ask.body);
+    for id in &ids {
+        assert_ne!(
+            f.processor.job_status(id).await.expect("status"),
+            JobStatus::Cancelled,
+            "nothing changes before the confirmation"
+        );
+    }
+    let done = post_form(&f.app, "/jobs/bulk", &format!("{form}&confirm=yes")).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert!(
+        done.location()
+            .starts_with("/jobs?status=queued&notice=Cancelled%202%20of%202"),
+        "{}",
+        done.location()
+    );
+    assert_eq!(
+        f.processor.job_status(&ids[1]).await.expect("status"),
+        JobStatus::Cancelled
+    );
+    assert_eq!(
+        f.processor.job_status(&ids[2]).await.expect("status"),
+        JobStatus::Cancelled
+    );
+
+    let retried = api(
+        &f.app,
+        "POST",
+        "/api/jobs/bulk",
+        Some(json!({"action": "retry", "ids": [ids[0], ids[1], ids[2]]})),
+    )
+    .await
+    .json();
+    assert_eq!(
+        retried,
+        json!({"action": "retry", "changed": 2, "unchanged": 1, "missing": 0})
+    );
+    assert_eq!(
+        post_form(&f.app, "/jobs/bulk", "action=cancel")
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post_form(&f.app, "/jobs/bulk", "action=explode&id=x")
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post_form(&f.app, "/jobs/bulk", "action=cancel&id=nothex")
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // remove by status and name: counted first, then removed
+    for id in &ids {
+        f.processor.cancel_job(id).await.expect("cancel");
+    }
+    let other = f.processor.add_job("sleep", None).await.expect("add");
+    f.processor.cancel_job(&other).await.expect("cancel");
+    let ask = post_form(
+        &f.app,
+        "/jobs/bulk",
+        "action=remove&status=cancelled&name=echo&back=%2Fjobs",
+    )
+    .await;
+    assert!(ask.body.contains("<h1>Remove 3 jobs?</h1>"), "{}", ask.body);
+    assert_eq!(
+        f.processor.count_jobs().await.expect("count")[&JobStatus::Cancelled],
+        4
+    );
+    let removed = post_form(
+        &f.app,
+        "/jobs/bulk",
+        "action=remove&status=cancelled&name=echo&back=%2Fjobs&confirm=yes",
+    )
+    .await;
+    assert!(
+        removed.location().contains("Removed%203%20cancelled"),
+        "{}",
+        removed.location()
+    );
+    assert_eq!(
+        f.processor.job_status(&other).await.expect("status"),
+        JobStatus::Cancelled
+    );
+    assert_eq!(
+        post_form(&f.app, "/jobs/bulk", "action=remove&status=queued")
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let ask = post_form(
+        &f.app,
+        "/jobs/bulk",
+        "action=remove&status=&back=https%3A%2F%2Fevil.example",
+    )
+    .await;
+    assert!(
+        ask.body.contains("<h1>Remove 1 jobs?</h1>") && ask.body.contains("href=\"/jobs\""),
+        "{}",
+        ask.body
+    );
+}
+
+#[tokio::test]
+async fn charts_data_counts_this_process_and_the_queue() {
+    let f = fixture(None);
+    for n in 0..3 {
+        f.processor.add_job("echo", json!(n)).await.expect("add");
+    }
+    f.processor.add_job("fail", None).await.expect("add");
+    f.processor
+        .add_job("sleep", json!({"seconds": 0}))
+        .await
+        .expect("add");
+    assert!(f.processor.process_next_job().await.expect("process"));
+    assert!(f.processor.process_next_job().await.expect("process"));
+    let mut data = Value::Null;
+    for _ in 0..100 {
+        data = api(&f.app, "GET", "/api/charts?window=300", None)
+            .await
+            .json();
+        if data["rates"]["run_time"]["count"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sum = |k: &str| -> f64 {
+        data["rates"][k]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_f64)
+            .sum::<f64>()
+            * 5.0
+    };
+    assert_eq!(
+        (
+            data["rates"]["window_s"].as_u64(),
+            data["rates"]["step_s"].as_u64()
+        ),
+        (Some(300), Some(5)),
+        "{data}"
+    );
+    assert_eq!(
+        data["rates"]["completed"].as_array().map(Vec::len),
+        Some(60)
+    );
+    assert_eq!(sum("completed").round(), 2.0, "{data}");
+    assert_eq!(sum("failed"), 0.0);
+    assert_eq!(data["rates"]["queue_latency"]["count"], 2);
+    assert!(data["rates"]["run_time"]["p50"].is_f64(), "{data}");
+    assert_eq!(
+        data["depth"]["echo"],
+        json!({"queued": 1, "processing": 0}),
+        "{data}"
+    );
+    assert_eq!(data["depth"]["fail"], json!({"queued": 1, "processing": 0}));
+    assert_eq!(data["depth_complete"], true);
+    assert_eq!(data["counts"]["completed"], 2);
+    let hour = api(&f.app, "GET", "/api/charts?window=3600", None)
+        .await
+        .json();
+    assert_eq!(
+        (
+            hour["rates"]["window_s"].as_u64(),
+            hour["rates"]["step_s"].as_u64()
+        ),
+        (Some(3600), Some(60))
+    );
+    let overview = get(&f.app, "/").await.body;
+    assert!(
+        overview.contains("<svg id=\"chart-rates\"")
+            && overview.contains("fetch('/api/charts?window='"),
+        "{overview}"
+    );
+    assert!(
+        !overview.contains("src=\"http") && !overview.contains("href=\"http"),
+        "nothing loads from elsewhere"
+    );
 }

@@ -12,7 +12,7 @@ pub trait Clock: Send + Sync + 'static {
 }
 
 /// Cuts a time to whole milliseconds, the precision every store keeps.
-pub fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(TimeDelta::milliseconds(1)).unwrap_or(t)
 }
 
@@ -59,7 +59,7 @@ impl Clock for ManualClock {
 }
 
 /// `t + d`, saturating at the largest representable time.
-pub fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+pub(crate) fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     TimeDelta::from_std(d)
         .ok()
         .and_then(|d| t.checked_add_signed(d))

@@ -5,8 +5,9 @@ use std::time::Duration;
 use crate::id::JobId;
 use crate::status::JobStatus;
 
-/// What happened to one attempt run by a processor.
+/// What happened to one attempt run by a processor, or to its finished jobs.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum AttemptEvent {
     /// A handler started.
     Started {
@@ -32,10 +33,16 @@ pub enum AttemptEvent {
         /// How the attempt ended.
         outcome: AttemptOutcome,
     },
+    /// Pruning removed finished jobs older than their retention (R33).
+    Pruned {
+        /// How many, per status.
+        removed: crate::status::StatusCounts,
+    },
 }
 
 /// How an attempt ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AttemptOutcome {
     /// Output stored; the job is completed.
     Completed,
@@ -43,6 +50,8 @@ pub enum AttemptOutcome {
     Retrying,
     /// It failed and the job is in `error`.
     Failed,
+    /// The handler snoozed: the job is queued again without using up an attempt (R29).
+    Snoozed,
     /// The outcome was refused: the job had been cancelled or recovered meanwhile (its status).
     Dropped(JobStatus),
 }

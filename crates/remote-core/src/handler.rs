@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -62,19 +63,27 @@ impl JobContext {
     }
 }
 
-/// A failed attempt: permanent failures end the job at once, others are retried (R3).
+/// How an attempt that returned no output ends: a failure — permanent ones end the job at
+/// once, others are retried (R3) — or a snooze (R29).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobError {
     message: String,
-    permanent: bool,
+    kind: ErrorKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorKind {
+    Retryable,
+    Permanent,
+    Snooze(Duration),
 }
 
 impl JobError {
-    /// A failure that ends the job at once (the seed's `RemoteException`).
+    /// A failure that ends the job at once (m01.remote's `RemoteException`).
     pub fn permanent(error: impl Into<BoxError>) -> Self {
         Self {
             message: error_chain(error.into().as_ref()),
-            permanent: true,
+            kind: ErrorKind::Permanent,
         }
     }
 
@@ -82,13 +91,30 @@ impl JobError {
     pub fn retryable(error: impl Into<BoxError>) -> Self {
         Self {
             message: error_chain(error.into().as_ref()),
-            permanent: false,
+            kind: ErrorKind::Retryable,
+        }
+    }
+
+    /// "Not now, again after `delay`": the job goes back to the queue without using up an
+    /// attempt and without an error record, up to the factory's `max_snoozes` times (R29).
+    pub fn snooze(delay: Duration) -> Self {
+        Self {
+            message: format!("snoozed for {delay:?}"),
+            kind: ErrorKind::Snooze(delay),
         }
     }
 
     /// True for a permanent failure.
     pub fn is_permanent(&self) -> bool {
-        self.permanent
+        self.kind == ErrorKind::Permanent
+    }
+
+    /// The delay a snooze asked for; `None` for a failure.
+    pub fn snoozed_for(&self) -> Option<Duration> {
+        match self.kind {
+            ErrorKind::Snooze(delay) => Some(delay),
+            _ => None,
+        }
     }
 
     /// The error text with its source chain.
@@ -137,6 +163,12 @@ fn to_output<O: Serialize>(output: O) -> Result<Value, JobError> {
 /// A handler made from an async closure taking the context.
 pub struct FnHandler<F>(F);
 
+impl<F> std::fmt::Debug for FnHandler<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FnHandler")
+    }
+}
+
 /// Wraps `async |ctx| -> Result<impl Serialize, JobError>` as a handler.
 pub fn handler_fn<F, Fut, O>(f: F) -> FnHandler<F>
 where
@@ -161,6 +193,14 @@ where
 
 /// A handler made from an async closure taking typed input.
 pub struct TypedHandler<F, I>(F, PhantomData<fn(I)>);
+
+impl<F, I> std::fmt::Debug for TypedHandler<F, I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("TypedHandler")
+            .field(&std::any::type_name::<I>())
+            .finish()
+    }
+}
 
 /// Wraps `async |input: I, ctx| -> Result<impl Serialize, JobError>`; input that does not
 /// deserialise into `I` fails the job permanently.
@@ -190,6 +230,12 @@ where
 
 /// A handler for CPU-heavy or blocking work, run on tokio's blocking threads (R12).
 pub struct BlockingHandler<F>(Arc<F>);
+
+impl<F> std::fmt::Debug for BlockingHandler<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlockingHandler")
+    }
+}
 
 /// Wraps a blocking `|ctx| -> Result<impl Serialize, JobError>` so it never stalls the runtime.
 pub fn blocking_fn<F, O>(f: F) -> BlockingHandler<F>

@@ -1,6 +1,7 @@
 //! Identifiers: 12-byte, time-ordered ids written as 24 lowercase hex digits (MongoDB ObjectId layout).
 
 use std::fmt;
+use std::hash::Hasher;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
@@ -21,8 +22,11 @@ fn counter() -> &'static AtomicU32 {
     COUNTER.get_or_init(|| AtomicU32::new(rand::random::<u32>() & 0x00ff_ffff))
 }
 
+/// An id's text: 24 lowercase hex digits, kept inline so that copying an id allocates nothing.
+type Text = [u8; 24];
+
 /// A fresh id: seconds since the epoch, 5 bytes fixed per process, a 3-byte counter.
-fn generate() -> String {
+fn generate() -> Text {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as u32)
@@ -35,22 +39,36 @@ fn generate() -> String {
     hex(&bytes)
 }
 
-fn hex(bytes: &[u8; 12]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+fn hex(bytes: &[u8; 12]) -> Text {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [0u8; 24];
+    for (i, b) in bytes.iter().enumerate() {
+        text[2 * i] = DIGITS[usize::from(b >> 4)];
+        text[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
+    }
+    text
 }
 
-/// 64-bit FNV-1a: a hash that every build and platform computes alike (occurrence ids here;
-/// channel names, lock keys and migration checksums in remote-sql).
-#[doc(hidden)]
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+/// The text of an id as `&str`; it is ASCII by construction.
+fn text(text: &Text) -> &str {
+    std::str::from_utf8(text).unwrap_or_default()
 }
 
-fn normalise(kind: &'static str, value: &str) -> Result<String, Error> {
+/// 64-bit FNV-1a of `bytes`: the same on every build and platform, so every scheduler derives
+/// the same occurrence id.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hasher = fnv::FnvHasher::default();
+    hasher.write(bytes);
+    hasher.finish()
+}
+
+fn normalise(kind: &'static str, value: &str) -> Result<Text, Error> {
     if value.len() == 24 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(value.to_ascii_lowercase())
+        let mut text = [0u8; 24];
+        for (t, b) in text.iter_mut().zip(value.bytes()) {
+            *t = b.to_ascii_lowercase();
+        }
+        Ok(text)
     } else {
         Err(Error::InvalidId {
             kind,
@@ -62,9 +80,15 @@ fn normalise(kind: &'static str, value: &str) -> Result<String, Error> {
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        pub struct $name(Text);
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($name)).field(&self.as_str()).finish()
+            }
+        }
 
         impl $name {
             /// A new, unique id; ids made in later seconds sort after earlier ones.
@@ -80,13 +104,13 @@ macro_rules! id_type {
 
             /// The id as 24 lowercase hex digits.
             pub fn as_str(&self) -> &str {
-                &self.0
+                text(&self.0)
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
 
@@ -106,7 +130,7 @@ macro_rules! id_type {
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.as_str().to_owned()
             }
         }
     };
@@ -151,12 +175,23 @@ id_type!(
 
 /// Fences one claimed attempt: store calls for the attempt are refused once the token changed (R8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct LeaseToken(pub i64);
+#[serde(transparent)]
+pub struct LeaseToken(i64);
 
 impl LeaseToken {
     /// A random token for a new claim.
     pub fn random() -> Self {
         Self(rand::random::<i64>())
+    }
+
+    /// The token a store read back from its own storage.
+    pub fn from_i64(value: i64) -> Self {
+        Self(value)
+    }
+
+    /// The token as a store writes it.
+    pub fn as_i64(self) -> i64 {
+        self.0
     }
 }
 

@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::id::{JobId, LeaseToken};
-use crate::status::JobStatus;
+use crate::status::{JobStatus, StatusSet};
+use crate::unique::Unique;
 
-/// Default number of attempts a job gets (R1).
-pub const DEFAULT_MAX_RETRIES: u32 = 3;
+/// Default number of attempts a job gets in all (R1).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 /// Default pause between a failed attempt and the next one (R1).
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(10);
 
@@ -27,17 +28,17 @@ pub struct Job {
     pub status: JobStatus,
     /// Output of the completed attempt.
     pub output: Option<Value>,
-    /// Attempts started so far.
-    pub retry_counter: u32,
+    /// Attempts started so far (0 before the first claim, 1 during the first attempt).
+    pub attempt: u32,
     /// Attempts allowed in all.
-    pub max_retries: u32,
+    pub max_attempts: u32,
     /// Pause after a failed attempt before the job may be pulled again.
     #[serde(with = "millis")]
     pub retry_delay: Duration,
     /// When the job was added; its place in line, kept across retries.
     pub queued_at: DateTime<Utc>,
     /// Not pulled before this time (set by `add_job_at` and by retries).
-    pub retry_time: Option<DateTime<Utc>>,
+    pub not_before: Option<DateTime<Utc>>,
     /// When the latest attempt was claimed.
     pub picked_at: Option<DateTime<Utc>>,
     /// When the job reached a final status (completed, error or cancelled).
@@ -46,6 +47,20 @@ pub struct Job {
     pub lease_until: Option<DateTime<Utc>>,
     /// Fencing token of the running attempt.
     pub lease_token: Option<LeaseToken>,
+    /// Higher runs first: pull order is priority (highest first), then `queued_at`, then id
+    /// (R2, R26). Default 0.
+    pub priority: i16,
+    /// Jobs sharing a key are one job while one of them has a status in `unique_across`: adding
+    /// another returns the stored job's id (R27).
+    pub unique_key: Option<String>,
+    /// The statuses across which `unique_key` holds (default: queued and processing).
+    pub unique_across: StatusSet,
+    /// Longest run of one attempt; past it the handler is told to stop and the attempt fails
+    /// as timed out (R28).
+    #[serde(with = "optional_millis")]
+    pub timeout: Option<Duration>,
+    /// Times the job was snoozed (R29).
+    pub snoozes: u32,
 }
 
 impl Job {
@@ -53,7 +68,7 @@ impl Job {
     pub fn queued(
         job_name: impl Into<String>,
         input: Value,
-        max_retries: u32,
+        max_attempts: u32,
         retry_delay: Duration,
         now: DateTime<Utc>,
     ) -> Self {
@@ -63,16 +78,66 @@ impl Job {
             input,
             status: JobStatus::Queued,
             output: None,
-            retry_counter: 0,
-            max_retries,
+            attempt: 0,
+            max_attempts,
             retry_delay,
             queued_at: now,
-            retry_time: None,
+            not_before: None,
             picked_at: None,
             completed_at: None,
             lease_until: None,
             lease_token: None,
+            priority: 0,
+            unique_key: None,
+            unique_across: StatusSet::LIVE,
+            timeout: None,
+            snoozes: 0,
         }
+    }
+}
+
+/// What one added job may set beyond its factory's defaults (R1, R26–R28).
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct JobOptions {
+    /// Not pulled before this time.
+    pub not_before: Option<DateTime<Utc>>,
+    /// Its priority instead of the factory's: higher runs first.
+    pub priority: Option<i16>,
+    /// How it is kept unique, instead of the factory's way.
+    pub unique: Option<Unique>,
+    /// The longest run of one attempt, instead of the factory's.
+    pub timeout: Option<Duration>,
+}
+
+impl JobOptions {
+    /// No options: the factory's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Not pulled before `at`.
+    pub fn not_before(mut self, at: DateTime<Utc>) -> Self {
+        self.not_before = Some(at);
+        self
+    }
+
+    /// Runs with `priority` (higher first).
+    pub fn priority(mut self, priority: i16) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+
+    /// Kept unique as `unique` says.
+    pub fn unique(mut self, unique: Unique) -> Self {
+        self.unique = Some(unique);
+        self
+    }
+
+    /// Each attempt runs at most `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 }
 
@@ -96,6 +161,26 @@ impl JobQuery {
     pub fn matches(&self, job: &Job) -> bool {
         (self.statuses.is_empty() || self.statuses.contains(&job.status))
             && self.job_name.as_ref().is_none_or(|n| *n == job.job_name)
+    }
+}
+
+/// Serde helper writing an optional `Duration` as whole milliseconds or `null`.
+pub mod optional_millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the duration as milliseconds, or `null`.
+    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(d) => s.serialize_some(&(d.as_millis().min(u64::MAX as u128) as u64)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads milliseconds or `null` into an optional duration.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<u64>::deserialize(d).map(|ms| ms.map(Duration::from_millis))
     }
 }
 

@@ -1,77 +1,53 @@
-//! The processor: the façade an application holds (R1–R16).
+//! The processor: the façade an application holds — factories, jobs, scheduler items, and the
+//! job worker and scheduler worker it starts and stops (R1–R17).
+//!
+//! It owns no loop of its own: workers are wired in [`crate::worker`], firing in
+//! `firing`, and both share the processor's state through `shared`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::{broadcast, oneshot, Notify};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn, Instrument};
+use tracing::{error, info};
 
-use crate::clock::{add, to_millis, Clock, SystemClock};
+use crate::clock::{to_millis, Clock, SystemClock};
+use crate::completer::{self, Pending};
 use crate::error::{Error, Result};
 use crate::error_record::ErrorRecord;
-use crate::event::{AttemptEvent, AttemptOutcome};
+use crate::event::AttemptEvent;
+use crate::executor::execute;
 use crate::factory::{FactoryInfo, JobFactory};
-use crate::handler::JobContext;
-use crate::id::{ItemId, JobId, LeaseToken};
-use crate::job::{Job, JobQuery};
+use crate::firing;
+use crate::id::{ItemId, JobId};
+use crate::job::{Job, JobOptions, JobQuery};
+use crate::job_worker;
+use crate::leases;
+use crate::outcome::outcome_of;
+use crate::rescuer::rescue_expired;
+use crate::retention;
+use crate::retention::Retention;
 use crate::scheduler_item::SchedulerItem;
+use crate::shared::{lock, Shared};
 use crate::status::{JobStatus, StatusCounts};
-use crate::store::{Claim, Completion, Failure, JobStore, SchedulerStore, Store, Take};
-use crate::worker::{job_worker, scheduler_worker, WorkerConfig};
+use crate::store::{
+    CancelJob, InsertJobs, Inserted, JobNames, JobStore, Leader, Lease, OnConflict, PauseNames,
+    PausedName, RemoveJobs, RetryJobs, SchedulerStore, Store,
+};
+use crate::worker::WorkerConfig;
 
-/// Rounds of "read due items, try to take one" before a scheduler pass gives way to others.
-const MAX_TAKE_ROUNDS: usize = 100;
+/// The statuses a job is cancelled from (R4).
+const CANCELLABLE: [JobStatus; 2] = [JobStatus::Queued, JobStatus::Processing];
 
-/// Most completions stored in one `complete_jobs` call.
-const MAX_COMPLETION_BATCH: usize = 256;
+/// The statuses a job is retried from (R30).
+const RETRYABLE: [JobStatus; 2] = [JobStatus::Error, JobStatus::Cancelled];
 
-/// Most `complete_jobs` calls of one processor in flight at once.
-const MAX_COMPLETION_CALLS: usize = 4;
-
-/// Events kept for a slow subscriber before it starts missing some.
-const EVENT_BUFFER: usize = 4096;
-
-/// Default lease of a claimed attempt (R8).
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
-
-/// Settings of a processor; see [`ProcessorBuilder`].
-#[derive(Clone, Debug)]
-pub struct ProcessorConfig {
-    /// Name in logs and worker names (`<name>-worker`, `<name>-scheduler`).
-    pub name: String,
-    /// The job worker started by `start_processor`.
-    pub worker: WorkerConfig,
-    /// Pause of the scheduler worker between passes.
-    pub scheduler_wait_time: Duration,
-    /// Lease of each claimed attempt; renewed every third of it while the handler runs.
-    pub lease: Duration,
-    /// How long `stop_processor` waits for running jobs before signalling cancellation.
-    pub grace: Duration,
-    /// How often a running job worker recovers expired leases.
-    pub recover_interval: Duration,
-    /// Pull only these registered names (the seed's `jobQuery`); all registered when `None`.
-    pub job_names: Option<Vec<String>>,
-}
-
-impl Default for ProcessorConfig {
-    fn default() -> Self {
-        Self {
-            name: "root".into(),
-            worker: WorkerConfig::default(),
-            scheduler_wait_time: Duration::from_secs(1),
-            lease: DEFAULT_LEASE,
-            grace: Duration::from_secs(10),
-            recover_interval: Duration::from_secs(5),
-            job_names: None,
-        }
-    }
-}
+pub use crate::config::{ProcessorConfig, DEFAULT_LEASE};
+pub use crate::firing::FIRING_LOCK;
 
 /// Builds a [`Processor`] over a store.
 pub struct ProcessorBuilder {
@@ -79,6 +55,14 @@ pub struct ProcessorBuilder {
     items: Arc<dyn SchedulerStore>,
     clock: Arc<dyn Clock>,
     config: ProcessorConfig,
+}
+
+impl std::fmt::Debug for ProcessorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessorBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ProcessorBuilder {
@@ -124,6 +108,24 @@ impl ProcessorBuilder {
         self
     }
 
+    /// Sets how long a timed-out handler gets to stop before it is dropped (R28).
+    pub fn timeout_grace(mut self, grace: Duration) -> Self {
+        self.config.timeout_grace = grace;
+        self
+    }
+
+    /// Sets how long finished jobs are kept before pruning removes them (R33).
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.config.retention = retention;
+        self
+    }
+
+    /// Sets how often job workers prune (R33).
+    pub fn prune_interval(mut self, every: Duration) -> Self {
+        self.config.prune_interval = every;
+        self
+    }
+
     /// Pulls only jobs of these names (they must also be registered).
     pub fn job_names<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
         self.config.job_names = Some(names.into_iter().map(Into::into).collect());
@@ -132,23 +134,12 @@ impl ProcessorBuilder {
 
     /// The processor; no worker runs until started.
     pub fn build(self) -> Processor {
+        let worker = self.config.worker.clone();
         Processor {
-            inner: Arc::new(Inner {
-                worker_config: Mutex::new(self.config.worker.clone()),
-                config: self.config,
-                jobs: self.jobs,
-                items: self.items,
-                clock: self.clock,
-                factories: RwLock::new(BTreeMap::new()),
-                job_added: Notify::new(),
-                item_added: Notify::new(),
-                running: Mutex::new(HashMap::new()),
-                completions: Mutex::new(Vec::new()),
-                flushing: tokio::sync::Semaphore::new(MAX_COMPLETION_CALLS),
-                events: broadcast::channel(EVENT_BUFFER).0,
-                worker: Mutex::new(None),
-                scheduler: Mutex::new(None),
-            }),
+            shared: Arc::new(Shared::new(self.config, self.jobs, self.items, self.clock)),
+            worker_config: Arc::new(Mutex::new(worker)),
+            worker: Arc::new(Mutex::new(None)),
+            scheduler: Arc::new(Mutex::new(None)),
         }
     }
 }
@@ -166,41 +157,23 @@ pub enum CancelOutcome {
     Unchanged(JobStatus),
 }
 
-/// A job worker's slot, handed to an attempt so that it can give the slot up as soon as its
-/// handler succeeded: the next job then starts while the completion is stored together with
-/// others. `storing` bounds the completions a worker has waiting for the store.
-pub(crate) struct Slot {
-    pub(crate) running: tokio::sync::OwnedSemaphorePermit,
-    pub(crate) storing: Arc<tokio::sync::Semaphore>,
+/// What `retry_job` did (R30).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryOutcome {
+    /// The job was in `error` or `cancelled` and is queued again.
+    Retried {
+        /// Its status before.
+        was: JobStatus,
+    },
+    /// The job was in another status; nothing changed.
+    Unchanged(JobStatus),
 }
 
-/// A completion waiting to be stored, and who waits for its answer.
-type PendingCompletion = (Completion, oneshot::Sender<Result<bool, String>>);
-
+/// A running worker or scheduler loop.
 struct RunningLoop {
     stop: CancellationToken,
     handle: JoinHandle<()>,
-}
-
-pub(crate) struct Inner {
-    pub(crate) config: ProcessorConfig,
-    worker_config: Mutex<WorkerConfig>,
-    pub(crate) jobs: Arc<dyn JobStore>,
-    items: Arc<dyn SchedulerStore>,
-    pub(crate) clock: Arc<dyn Clock>,
-    factories: RwLock<BTreeMap<String, JobFactory>>,
-    pub(crate) job_added: Notify,
-    pub(crate) item_added: Notify,
-    running: Mutex<HashMap<(JobId, LeaseToken), CancellationToken>>,
-    completions: Mutex<Vec<PendingCompletion>>,
-    flushing: tokio::sync::Semaphore,
-    events: broadcast::Sender<AttemptEvent>,
-    worker: Mutex<Option<RunningLoop>>,
-    scheduler: Mutex<Option<RunningLoop>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The façade an application holds: factories, jobs, scheduler items and the workers.
@@ -208,13 +181,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Cloning is cheap and every clone is the same processor.
 #[derive(Clone)]
 pub struct Processor {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
+    worker_config: Arc<Mutex<WorkerConfig>>,
+    worker: Arc<Mutex<Option<RunningLoop>>>,
+    scheduler: Arc<Mutex<Option<RunningLoop>>>,
 }
 
 impl std::fmt::Debug for Processor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Processor")
-            .field("name", &self.inner.config.name)
+            .field("name", &self.shared.config.name)
             .finish_non_exhaustive()
     }
 }
@@ -246,37 +222,31 @@ impl Processor {
 
     /// The processor's name.
     pub fn name(&self) -> &str {
-        &self.inner.config.name
+        &self.shared.config.name
+    }
+
+    /// The processor's settings.
+    pub fn config(&self) -> &ProcessorConfig {
+        &self.shared.config
     }
 
     /// The current time of the processor's clock.
     pub fn now(&self) -> DateTime<Utc> {
-        self.inner.clock.now()
+        self.shared.now()
     }
 
     // ---- factories (R7) ----
 
     /// Registers a factory; a name registered twice is an error and nothing is overwritten.
     pub fn register(&self, factory: JobFactory) -> Result<()> {
-        let mut factories = self
-            .inner
-            .factories
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        if factories.contains_key(&factory.info.name) {
-            return Err(Error::DuplicateFactory(factory.info.name));
-        }
-        factories.insert(factory.info.name.clone(), factory);
-        Ok(())
+        self.shared.register(factory)
     }
 
     /// The registered factories, by name.
     pub fn factories(&self) -> Vec<FactoryInfo> {
-        self.inner
-            .factories
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
+        self.shared
+            .factories()
+            .into_iter()
             .map(|f| f.info.clone())
             .collect()
     }
@@ -284,8 +254,10 @@ impl Processor {
     // ---- jobs (R1, R4–R6) ----
 
     /// Adds a job of a registered factory; `None` input takes the factory's default (R1).
+    /// When the factory keeps its jobs unique and a job with the same key is held, nothing is
+    /// added and that job's id is returned (R27).
     pub async fn add_job(&self, name: &str, input: impl Into<Option<Value>>) -> Result<JobId> {
-        self.insert_one(name, input.into(), None).await
+        self.add_job_with(name, input, JobOptions::default()).await
     }
 
     /// Adds a job that is not pulled before `not_before` (R1).
@@ -295,63 +267,90 @@ impl Processor {
         input: impl Into<Option<Value>>,
         not_before: DateTime<Utc>,
     ) -> Result<JobId> {
-        self.insert_one(name, input.into(), Some(not_before)).await
+        self.add_job_with(name, input, JobOptions::new().not_before(not_before))
+            .await
     }
 
-    /// Adds many jobs of one factory in one store call.
+    /// Adds a job with options beyond its factory's defaults: a not-before time, a priority,
+    /// a unique key, a timeout (R1, R26–R28). Returns its id, or the id of the job holding its
+    /// unique key.
+    pub async fn add_job_with(
+        &self,
+        name: &str,
+        input: impl Into<Option<Value>>,
+        options: JobOptions,
+    ) -> Result<JobId> {
+        let job = self
+            .shared
+            .new_job(name, input.into(), &options, self.now())?;
+        Ok(self.store_jobs(vec![job]).await?.remove(0))
+    }
+
+    /// A new job of a registered factory, with its defaults and `options`, not stored: for
+    /// adding it through a store's own transaction (R32), e.g. `SqlStore::insert_jobs_in`.
+    pub fn prepare_job(
+        &self,
+        name: &str,
+        input: impl Into<Option<Value>>,
+        options: JobOptions,
+    ) -> Result<Job> {
+        self.shared
+            .new_job(name, input.into(), &options, self.now())
+    }
+
+    /// Adds many jobs of one factory in one store call; each id is the job's own or, for a
+    /// unique job whose key is held, the holder's (R27).
     pub async fn add_jobs(&self, name: &str, inputs: Vec<Value>) -> Result<Vec<JobId>> {
         let now = self.now();
+        let options = JobOptions::default();
         let jobs: Vec<Job> = inputs
             .into_iter()
-            .map(|input| self.new_job(name, Some(input), None, now))
+            .map(|input| self.shared.new_job(name, Some(input), &options, now))
             .collect::<Result<_>>()?;
-        self.inner.jobs.insert_jobs(&jobs).await?;
-        self.inner.job_added.notify_one();
-        Ok(jobs.into_iter().map(|j| j.id).collect())
+        self.store_jobs(jobs).await
     }
 
-    async fn insert_one(
-        &self,
-        name: &str,
-        input: Option<Value>,
-        not_before: Option<DateTime<Utc>>,
-    ) -> Result<JobId> {
-        let job = self.new_job(name, input, not_before, self.now())?;
-        self.store_job(&job).await?;
-        Ok(job.id)
-    }
-
-    /// Stores one job and wakes this process's idle workers.
-    async fn store_job(&self, job: &Job) -> Result<()> {
-        self.inner
+    /// Stores jobs made by [`prepare_job`](Self::prepare_job), refusing a stored id, and wakes
+    /// this process's idle workers; answers for each whether it was stored or whose unique key
+    /// it met (R27).
+    pub async fn add_prepared_jobs(&self, jobs: &[Job]) -> Result<Vec<Inserted>> {
+        let inserted = self
+            .shared
             .jobs
-            .insert_jobs(std::slice::from_ref(job))
+            .insert_jobs(&InsertJobs {
+                jobs,
+                on_conflict: OnConflict::Refuse,
+            })
             .await?;
-        self.inner.job_added.notify_one();
-        Ok(())
+        if inserted.len() != jobs.len() {
+            return Err(Error::store_msg(format!(
+                "the store answered {} of {} inserts",
+                inserted.len(),
+                jobs.len()
+            )));
+        }
+        if inserted.iter().any(Inserted::is_stored) {
+            self.shared.job_added.notify_one();
+        }
+        Ok(inserted)
     }
 
-    fn new_job(
-        &self,
-        name: &str,
-        input: Option<Value>,
-        not_before: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Result<Job> {
-        let info = self
-            .inner
-            .factory(name)
-            .map(|f| f.info)
-            .ok_or_else(|| Error::UnknownJob(name.to_string()))?;
-        let input = input.unwrap_or(info.default_input);
-        let mut job = Job::queued(name, input, info.max_retries, info.retry_delay, now);
-        job.retry_time = not_before.map(to_millis);
-        Ok(job)
+    /// Stores new jobs; the id of each job, or of the job holding its unique key.
+    async fn store_jobs(&self, jobs: Vec<Job>) -> Result<Vec<JobId>> {
+        let inserted = self.add_prepared_jobs(&jobs).await?;
+        Ok(jobs
+            .into_iter()
+            .zip(inserted)
+            .map(|(job, inserted)| match inserted {
+                Inserted::Duplicate(holder) => holder,
+                Inserted::Stored | Inserted::Skipped => job.id,
+            })
+            .collect())
     }
 
     /// A job as stored; an unknown id is [`Error::JobNotFound`].
     pub async fn get_job(&self, id: &JobId) -> Result<Job> {
-        self.inner
+        self.shared
             .jobs
             .get_job(id)
             .await?
@@ -375,7 +374,7 @@ impl Processor {
 
     /// A job's error records, oldest first.
     pub async fn job_errors(&self, id: &JobId) -> Result<Vec<ErrorRecord>> {
-        self.inner
+        self.shared
             .jobs
             .job_errors(id)
             .await?
@@ -384,12 +383,12 @@ impl Processor {
 
     /// Jobs filtered by status and name, paged, newest first unless asked otherwise (R5).
     pub async fn list_jobs(&self, query: &JobQuery) -> Result<Vec<Job>> {
-        self.inner.jobs.list_jobs(query).await
+        self.shared.jobs.list_jobs(query).await
     }
 
     /// Number of jobs for every status, zeros included.
     pub async fn count_jobs(&self) -> Result<StatusCounts> {
-        let mut counts = self.inner.jobs.count_jobs().await?;
+        let mut counts = self.shared.jobs.count_jobs().await?;
         for status in JobStatus::ALL {
             counts.entry(status).or_insert(0);
         }
@@ -400,18 +399,18 @@ impl Processor {
     pub async fn cancel_job(&self, id: &JobId) -> Result<CancelOutcome> {
         let now = self.now();
         let was = self
-            .inner
+            .shared
             .jobs
-            .cancel_job(id, now)
+            .cancel_job(&CancelJob {
+                id,
+                cancellable: &CANCELLABLE,
+                now,
+            })
             .await?
             .ok_or_else(|| Error::JobNotFound(id.clone()))?;
-        if matches!(was, JobStatus::Queued | JobStatus::Processing) {
-            for ((job, _), token) in lock(&self.inner.running).iter() {
-                if job == id {
-                    token.cancel();
-                }
-            }
-            info!(job = %id, "Job {id} cancelled");
+        if CANCELLABLE.contains(&was) {
+            self.shared.signal(id);
+            info!(job_id = %id, was = %was, "job cancelled");
             Ok(CancelOutcome::Cancelled { was })
         } else {
             Ok(CancelOutcome::Unchanged(was))
@@ -429,18 +428,157 @@ impl Processor {
         if let Some(live) = statuses.iter().find(|s| !s.is_final()) {
             return Err(Error::InvalidRemoveStatus(*live));
         }
-        let mut removed = self.inner.jobs.remove_jobs(&statuses).await?;
+        let mut removed = self
+            .shared
+            .jobs
+            .remove_jobs(&RemoveJobs {
+                statuses: &statuses,
+                names: JobNames::All,
+                finished_before: None,
+                limit: None,
+            })
+            .await?;
         for status in statuses {
             removed.entry(status).or_insert(0);
         }
         Ok(removed)
     }
 
+    /// Removes jobs with these final statuses that finished before `before`, in batches of
+    /// [`PRUNE_BATCH`](crate::retention::PRUNE_BATCH) with a pause between them, so that no
+    /// statement holds locks for long (R6, R33); an empty list means every final status.
+    pub async fn remove_jobs_finished_before(
+        &self,
+        statuses: &[JobStatus],
+        before: DateTime<Utc>,
+    ) -> Result<StatusCounts> {
+        let statuses: Vec<JobStatus> = if statuses.is_empty() {
+            JobStatus::REMOVABLE.to_vec()
+        } else {
+            statuses.to_vec()
+        };
+        if let Some(live) = statuses.iter().find(|s| !s.is_final()) {
+            return Err(Error::InvalidRemoveStatus(*live));
+        }
+        let mut removed = retention::remove_before(&self.shared, &statuses, before).await?;
+        for status in statuses {
+            removed.entry(status).or_insert(0);
+        }
+        Ok(removed)
+    }
+
+    /// Puts an `error` or `cancelled` job back in the queue with a fresh attempt budget,
+    /// keeping its error records (R30); another status is [`CancelOutcome`]-like `Unchanged`.
+    pub async fn retry_job(&self, id: &JobId) -> Result<RetryOutcome> {
+        let job = self.get_job(id).await?;
+        let retried = self
+            .shared
+            .jobs
+            .retry_jobs(&RetryJobs {
+                ids: Some(std::slice::from_ref(id)),
+                statuses: &RETRYABLE,
+                names: JobNames::All,
+                now: self.now(),
+            })
+            .await?;
+        if retried.values().sum::<u64>() > 0 {
+            self.shared.job_added.notify_one();
+            info!(job_id = %id, was = %job.status, "job retried");
+            Ok(RetryOutcome::Retried { was: job.status })
+        } else {
+            Ok(RetryOutcome::Unchanged(self.job_status(id).await?))
+        }
+    }
+
+    /// Puts every job with these statuses (`error`, `cancelled`; both when empty) back in the
+    /// queue, only of `job_name` when given (R30); counts per status before.
+    pub async fn retry_jobs(
+        &self,
+        statuses: &[JobStatus],
+        job_name: Option<&str>,
+    ) -> Result<StatusCounts> {
+        let statuses: Vec<JobStatus> = if statuses.is_empty() {
+            RETRYABLE.to_vec()
+        } else {
+            statuses.to_vec()
+        };
+        if let Some(other) = statuses.iter().find(|s| !RETRYABLE.contains(s)) {
+            return Err(Error::InvalidInput(format!(
+                "jobs with status '{other}' cannot be retried (only error and cancelled)"
+            )));
+        }
+        let name = job_name.map(|n| [n.to_string()]);
+        let names = name.as_ref().map_or(JobNames::All, |n| JobNames::Only(n));
+        let mut retried = self
+            .shared
+            .jobs
+            .retry_jobs(&RetryJobs {
+                ids: None,
+                statuses: &statuses,
+                names,
+                now: self.now(),
+            })
+            .await?;
+        if retried.values().sum::<u64>() > 0 {
+            self.shared.job_added.notify_one();
+        }
+        for status in statuses {
+            retried.entry(status).or_insert(0);
+        }
+        Ok(retried)
+    }
+
+    /// Pauses a job name in the store: no worker of any process claims its jobs until it is
+    /// resumed; each notices within its wait time (R31).
+    pub async fn pause_job_name(&self, name: &str) -> Result<()> {
+        self.set_paused(name, true).await
+    }
+
+    /// Resumes a paused job name (R31).
+    pub async fn resume_job_name(&self, name: &str) -> Result<()> {
+        self.set_paused(name, false).await?;
+        self.shared.job_added.notify_waiters();
+        Ok(())
+    }
+
+    async fn set_paused(&self, name: &str, paused: bool) -> Result<()> {
+        self.shared
+            .jobs
+            .pause_names(&PauseNames {
+                names: &[name.to_string()],
+                paused,
+                now: self.now(),
+            })
+            .await
+    }
+
+    /// The paused job names and since when (R31).
+    pub async fn paused_job_names(&self) -> Result<Vec<PausedName>> {
+        self.shared.jobs.paused_names().await
+    }
+
+    /// Prunes now: removes the finished jobs older than their retention, in batches (R33).
+    /// Job workers do this by themselves every `prune_interval`, one process at a time.
+    pub async fn prune_finished_jobs(&self) -> Result<StatusCounts> {
+        let removed = retention::prune(&self.shared, &self.shared.config.retention).await?;
+        self.shared.emit(AttemptEvent::Pruned {
+            removed: removed.clone(),
+        });
+        Ok(removed)
+    }
+
+    /// The named leases of maintenance work — who prunes, when pruning last ran and what it
+    /// removed (R33).
+    pub async fn maintenance_leaders(&self) -> Result<Vec<Leader>> {
+        self.shared.jobs.leaders().await
+    }
+
     // ---- manual processing (R13) ----
 
     /// Claims the next due job without running it.
     pub async fn pull_next_job(&self) -> Result<Option<Job>> {
-        Ok(self.inner.claim(1).await?.pop())
+        self.shared.refresh_paused().await?;
+        Ok(self.shared.claim(1).await?.pop())
     }
 
     /// Runs a claimed job to its outcome; returns its status afterwards.
@@ -452,120 +590,142 @@ impl Processor {
                 status: job.status,
             });
         }
-        self.inner.run_attempt(job, None).await
+        self.run_claimed(job).await
     }
 
     /// Claims and runs the next due job; `false` when none was due.
     pub async fn process_next_job(&self) -> Result<bool> {
         match self.pull_next_job().await? {
             Some(job) => {
-                self.inner.run_attempt(job, None).await?;
+                self.run_claimed(job).await?;
                 Ok(true)
             }
             None => Ok(false),
         }
     }
 
+    /// Runs one claimed attempt here, its lease kept alive meanwhile, and stores its outcome.
+    async fn run_claimed(&self, mut job: Job) -> Result<JobStatus> {
+        let shared = &self.shared;
+        let token = job.lease_token.ok_or_else(|| Error::NotClaimed {
+            id: job.id.clone(),
+            status: job.status,
+        })?;
+        let cancel = shared
+            .hold(&job, true)
+            .ok_or_else(|| Error::AlreadyRunning(job.id.clone()))?;
+        let lease = Lease {
+            id: job.id.clone(),
+            token,
+        };
+        let keeping = CancellationToken::new();
+        let (ran, ()) = tokio::join!(
+            async {
+                let ran = execute(shared, &mut job, cancel).await;
+                keeping.cancel();
+                ran
+            },
+            leases::keep(shared, keeping.clone())
+        );
+        let pending = Pending {
+            outcome: outcome_of(&job, token, ran.ended, ran.max_snoozes, self.now()),
+            job_name: job.job_name.clone(),
+            attempt: job.attempt,
+            run_time: ran.run_time,
+            reply: None,
+        };
+        let stored = completer::store_now(shared, pending).await;
+        shared.unhold(&lease);
+        stored
+    }
+
     /// Fails every attempt whose lease expired, as R3 decides (R8); returns how many.
     pub async fn recover_expired_jobs(&self) -> Result<usize> {
-        self.inner.recover_expired().await
+        rescue_expired(&self.shared).await
     }
 
     // ---- workers (R10–R12) ----
 
     /// Events of every attempt this processor runs, from now on (for metrics and dashboards).
     pub fn subscribe(&self) -> broadcast::Receiver<AttemptEvent> {
-        self.inner.events.subscribe()
+        self.shared.subscribe()
     }
 
     /// Ids of the jobs whose handlers run in this processor now.
     pub fn running_jobs(&self) -> Vec<JobId> {
-        let mut ids: Vec<JobId> = lock(&self.inner.running)
-            .keys()
-            .map(|(id, _)| id.clone())
-            .collect();
-        ids.sort();
-        ids.dedup();
-        ids
+        self.shared.running_jobs()
     }
 
     /// Changes the job worker used by the next `start_processor`.
     pub fn set_worker(&self, worker: WorkerConfig) {
-        *lock(&self.inner.worker_config) = worker;
+        *lock(&self.worker_config) = worker;
     }
 
     /// Starts the job worker; a no-op that logs "already running" when it runs.
     pub fn start_processor(&self) {
-        let config = lock(&self.inner.worker_config).clone();
-        let inner = self.inner.clone();
-        start_loop(&self.inner.worker, &self.worker_name(), move |stop| {
-            job_worker(inner, config, stop)
+        let config = lock(&self.worker_config).clone();
+        let shared = self.shared.clone();
+        start_loop(&self.worker, &self.worker_name(), move |stop| {
+            job_worker::run(shared, config, stop)
         });
     }
 
     /// Stops the job worker gracefully (R10) and waits until it ended.
     pub async fn stop_processor(&self) {
-        stop_loop(&self.inner.worker).await;
+        stop_loop(&self.worker).await;
     }
 
     /// True while the job worker runs.
     pub fn is_processing(&self) -> bool {
-        is_running(&self.inner.worker)
+        is_running(&self.worker)
     }
 
     /// Starts the scheduler worker; a no-op that logs "already running" when it runs.
     pub fn start_scheduler(&self) {
-        let inner = self.inner.clone();
-        let processor = self.clone();
-        start_loop(&inner.scheduler, &self.scheduler_name(), move |stop| {
-            scheduler_worker(processor, stop)
+        let shared = self.shared.clone();
+        start_loop(&self.scheduler, &self.scheduler_name(), move |stop| {
+            firing::scheduler_worker(shared, stop)
         });
     }
 
     /// Stops the scheduler worker and waits until it ended.
     pub async fn stop_scheduler(&self) {
-        stop_loop(&self.inner.scheduler).await;
+        stop_loop(&self.scheduler).await;
     }
 
     /// True while the scheduler worker runs.
     pub fn is_scheduling(&self) -> bool {
-        is_running(&self.inner.scheduler)
+        is_running(&self.scheduler)
     }
 
-    pub(crate) fn worker_name(&self) -> String {
-        format!("{}-worker", self.inner.config.name)
+    fn worker_name(&self) -> String {
+        format!("{}-worker", self.shared.config.name)
     }
 
-    pub(crate) fn scheduler_name(&self) -> String {
-        format!("{}-scheduler", self.inner.config.name)
-    }
-
-    pub(crate) fn scheduler_wait_time(&self) -> Duration {
-        self.inner.config.scheduler_wait_time
-    }
-
-    pub(crate) fn item_added(&self) -> &Notify {
-        &self.inner.item_added
+    fn scheduler_name(&self) -> String {
+        format!("{}-scheduler", self.shared.config.name)
     }
 
     // ---- scheduler items (R14–R17) ----
 
     /// Validates and stores an item; without `next_call_time` it gets the first firing after now.
+    /// A malformed rule is [`Error::InvalidCron`], a misfire policy that never fires
+    /// [`Error::InvalidInput`] (R14, R34).
     pub async fn add_scheduler_item(&self, mut item: SchedulerItem) -> Result<ItemId> {
-        item.schedule.validate()?;
+        item.validate()?;
         let now = self.now();
         if item.next_call_time.is_none() {
             item.next_call_time = item.schedule.next_after(now);
         }
         settle_times(&mut item);
-        self.inner.items.insert_item(&item).await?;
-        self.inner.item_added.notify_one();
+        self.shared.items.insert_item(&item).await?;
+        self.shared.item_added.notify_one();
         Ok(item.id)
     }
 
     /// One item; an unknown id is [`Error::ItemNotFound`].
     pub async fn scheduler_item(&self, id: &ItemId) -> Result<SchedulerItem> {
-        self.inner
+        self.shared
             .items
             .get_item(id)
             .await?
@@ -574,13 +734,14 @@ impl Processor {
 
     /// All items.
     pub async fn scheduler_items(&self) -> Result<Vec<SchedulerItem>> {
-        self.inner.items.list_items().await
+        self.shared.items.list_items().await
     }
 
     /// Replaces an item. A changed rule, or an item activated with a past call time, gets its
     /// next call time recomputed from now so that it does not fire for the time it was off.
+    /// It is validated as [`add_scheduler_item`](Self::add_scheduler_item) validates.
     pub async fn update_scheduler_item(&self, mut item: SchedulerItem) -> Result<SchedulerItem> {
-        item.schedule.validate()?;
+        item.validate()?;
         let stored = self.scheduler_item(&item.id).await?;
         let now = self.now();
         let rule_changed =
@@ -590,10 +751,10 @@ impl Processor {
             item.next_call_time = item.schedule.next_after(now);
         }
         settle_times(&mut item);
-        if !self.inner.items.update_item(&item).await? {
+        if !self.shared.items.update_item(&item).await? {
             return Err(Error::ItemNotFound(item.id));
         }
-        self.inner.item_added.notify_one();
+        self.shared.item_added.notify_one();
         Ok(item)
     }
 
@@ -610,117 +771,29 @@ impl Processor {
 
     /// Deletes an item; an unknown id is [`Error::ItemNotFound`].
     pub async fn remove_scheduler_item(&self, id: &ItemId) -> Result<()> {
-        if self.inner.items.delete_item(id).await? {
+        if self.shared.items.delete_item(id).await? {
             Ok(())
         } else {
             Err(Error::ItemNotFound(id.clone()))
         }
     }
 
-    /// Atomically takes the earliest due item: locks it for its `retry_delay` and advances its
-    /// next call time to the first firing after now (R15). Missed firings fire once.
+    /// Atomically takes the earliest due item: locks it for its `lock_duration` and advances
+    /// its next call time to the first firing after now (R15). It adds no job, whatever the
+    /// item's misfire policy (R34): what to run for the occurrences is the caller's choice.
     pub async fn pull_next_scheduler_item(&self) -> Result<Option<SchedulerItem>> {
-        let now = self.now();
-        for _ in 0..MAX_TAKE_ROUNDS {
-            let due = self.inner.items.due_items(now, 16).await?;
-            if due.is_empty() {
-                return Ok(None);
-            }
-            for mut item in due {
-                let lock = add(now, item.retry_delay);
-                let Some(take) = take_of(&item, now, Some(lock)) else {
-                    continue;
-                };
-                if self.inner.items.take_item(&take).await? {
-                    item.next_call_time = take.next_call_time;
-                    item.retry_time = take.retry_time;
-                    return Ok(Some(item));
-                }
-            }
-        }
-        warn!("due scheduler items were taken by others {MAX_TAKE_ROUNDS} times in a row; trying again next pass");
-        Ok(None)
+        firing::pull_next(&self.shared).await
     }
 
-    /// One scheduler pass: fires every due item (R15, R16); returns the number of jobs added.
+    /// One scheduler pass: fires every due item (R15, R16, R25); returns the number of
+    /// occurrences fired, each with its one job stored.
     ///
-    /// Each occurrence's job is stored first, under the id [`JobId::for_occurrence`] derives
-    /// from the item and the occurrence, and the item is taken after, without a lock. A
-    /// scheduler that dies between the two leaves the item due and its job stored: whoever
-    /// fires it next finds the job there ([`Error::JobExists`]) and only takes the item, so no
-    /// occurrence is lost or added twice, and none waits for a lock to expire.
+    /// Concurrent schedulers claim different items; each occurrence's job is stored under
+    /// the id [`JobId::for_occurrence`] derives from the item and the occurrence, so no
+    /// occurrence is lost or added twice, even when a scheduler dies half-way.
     pub async fn fire_due_items(&self) -> Result<usize> {
-        let mut added = 0;
-        for _ in 0..MAX_TAKE_ROUNDS {
-            let now = self.now();
-            let due = self.inner.items.due_items(now, 16).await?;
-            let mut took = false;
-            for item in due {
-                let Some(take) = take_of(&item, now, None) else {
-                    continue;
-                };
-                let job = self
-                    .store_occurrence(&item, take.expected_next_call_time, now)
-                    .await?;
-                if !self.inner.items.take_item(&take).await? {
-                    continue;
-                }
-                took = true;
-                if let Some(job) = job {
-                    added += 1;
-                    info!(item = %item.id, job = %job, "Scheduler item {} added job '{}'", item.id, item.job_name);
-                }
-            }
-            if !took {
-                return Ok(added);
-            }
-        }
-        warn!("due scheduler items were taken by others {MAX_TAKE_ROUNDS} times in a row; trying again next pass");
-        Ok(added)
+        firing::fire_due_items(&self.shared).await
     }
-
-    /// Stores the job of `item`'s occurrence at `at` unless it is stored already; `None`, with
-    /// the error logged, when no factory of the item's job name is registered (R16).
-    async fn store_occurrence(
-        &self,
-        item: &SchedulerItem,
-        at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<JobId>> {
-        let mut job = match self.new_job(&item.job_name, item.input.clone().into(), None, now) {
-            Ok(job) => job,
-            Err(Error::UnknownJob(name)) => {
-                error!(
-                    item = %item.id,
-                    "Scheduler item {} cannot add unknown job '{name}'; it stays scheduled",
-                    item.id
-                );
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        job.id = JobId::for_occurrence(&item.id, at);
-        match self.store_job(&job).await {
-            Ok(()) | Err(Error::JobExists(_)) => Ok(Some(job.id)),
-            Err(e) => Err(e),
-        }
-    }
-}
-
-/// The take of `item`'s due occurrence at `now` with the lock `retry_time`: next call time the
-/// first firing after `now` (R15); `None` for an item without a next call time.
-fn take_of(
-    item: &SchedulerItem,
-    now: DateTime<Utc>,
-    retry_time: Option<DateTime<Utc>>,
-) -> Option<Take> {
-    Some(Take {
-        id: item.id.clone(),
-        expected_next_call_time: item.next_call_time?,
-        next_call_time: item.schedule.next_after(now),
-        retry_time,
-        now,
-    })
 }
 
 /// Cuts an item's times to milliseconds; a rule that never fires has no next call time (R17).
@@ -729,7 +802,7 @@ fn settle_times(item: &mut SchedulerItem) {
         .next_call_time
         .filter(|_| item.schedule.fires())
         .map(to_millis);
-    item.retry_time = item.retry_time.map(to_millis);
+    item.locked_until = item.locked_until.map(to_millis);
 }
 
 fn start_loop<F, Fut>(slot: &Mutex<Option<RunningLoop>>, name: &str, run: F)
@@ -752,353 +825,11 @@ async fn stop_loop(slot: &Mutex<Option<RunningLoop>>) {
     if let Some(running) = running {
         running.stop.cancel();
         if let Err(e) = running.handle.await {
-            error!("worker task ended abnormally: {e}");
+            error!(error = %e, "worker task ended abnormally");
         }
     }
 }
 
 fn is_running(slot: &Mutex<Option<RunningLoop>>) -> bool {
     lock(slot).as_ref().is_some_and(|l| !l.handle.is_finished())
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        format!("panic: {s}")
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        format!("panic: {s}")
-    } else {
-        "panic with a non-text payload".into()
-    }
-}
-
-/// The failure of an attempt as R3 decides it.
-fn failure_for(job: &Job, message: String, permanent: bool, now: DateTime<Utc>) -> Failure {
-    let retry_at =
-        (!permanent && job.retry_counter < job.max_retries).then(|| add(now, job.retry_delay));
-    Failure {
-        record: ErrorRecord::new(job.retry_counter, message, now),
-        retry_at,
-        now,
-        lease_expired: false,
-    }
-}
-
-impl Inner {
-    fn factory(&self, name: &str) -> Option<JobFactory> {
-        self.factories
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-            .cloned()
-    }
-
-    fn pull_names(&self) -> Vec<String> {
-        let factories = self.factories.read().unwrap_or_else(|e| e.into_inner());
-        match &self.config.job_names {
-            Some(names) => names
-                .iter()
-                .filter(|n| factories.contains_key(*n))
-                .cloned()
-                .collect(),
-            None => factories.keys().cloned().collect(),
-        }
-    }
-
-    /// Signals every running attempt of this processor to stop.
-    pub(crate) fn cancel_running(&self) {
-        for token in lock(&self.running).values() {
-            token.cancel();
-        }
-    }
-
-    pub(crate) async fn claim(&self, limit: usize) -> Result<Vec<Job>> {
-        let names = self.pull_names();
-        if names.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let now = self.clock.now();
-        self.jobs
-            .claim_jobs(&Claim {
-                names: &names,
-                now,
-                lease_until: add(now, self.config.lease),
-                token: LeaseToken::random(),
-                limit,
-            })
-            .await
-    }
-
-    pub(crate) async fn recover_expired(&self) -> Result<usize> {
-        let mut recovered = 0;
-        loop {
-            let now = self.clock.now();
-            let expired = self.jobs.expired_leases(now, 100).await?;
-            let batch = expired.len();
-            for job in expired {
-                let Some(token) = job.lease_token else {
-                    continue;
-                };
-                let lease = job.lease_until.map(|t| t.to_rfc3339()).unwrap_or_default();
-                let message = format!(
-                    "worker lost: the lease of attempt {} expired at {lease}",
-                    job.retry_counter
-                );
-                let mut failure = failure_for(&job, message, false, now);
-                failure.lease_expired = true;
-                if self.jobs.fail_job(&job.id, token, &failure).await? {
-                    warn!(job = %job.id, "Job {} recovered after its worker was lost", job.id);
-                    recovered += 1;
-                }
-            }
-            if batch < 100 {
-                return Ok(recovered);
-            }
-        }
-    }
-
-    /// Runs one claimed attempt and stores its outcome (R3, R4, R8); returns the status after.
-    /// A worker's `slot` is released once the handler succeeded, before the completion is
-    /// stored; after a failure it is held until the failure is stored, so that a retried job
-    /// is back in the queue before the worker pulls again (R11).
-    pub(crate) async fn run_attempt(
-        self: &Arc<Self>,
-        job: Job,
-        mut slot: Option<Slot>,
-    ) -> Result<JobStatus> {
-        let token = job.lease_token.ok_or_else(|| Error::NotClaimed {
-            id: job.id.clone(),
-            status: job.status,
-        })?;
-        let cancel = CancellationToken::new();
-        {
-            let mut running = lock(&self.running);
-            if running.contains_key(&(job.id.clone(), token)) {
-                return Err(Error::AlreadyRunning(job.id));
-            }
-            running.insert((job.id.clone(), token), cancel.clone());
-        }
-        let span = tracing::info_span!("job", id = %job.id, name = %job.job_name, attempt = job.retry_counter);
-        let due = job.retry_time.unwrap_or(job.queued_at).max(job.queued_at);
-        self.emit(AttemptEvent::Started {
-            job_id: job.id.clone(),
-            job_name: job.job_name.clone(),
-            attempt: job.retry_counter,
-            queue_latency: job
-                .picked_at
-                .and_then(|picked| (picked - due).to_std().ok())
-                .unwrap_or_default(),
-        });
-        let started = std::time::Instant::now();
-        let result = self
-            .execute(&job, token, cancel)
-            .instrument(span.clone())
-            .await;
-        let run_time = started.elapsed();
-        lock(&self.running).remove(&(job.id.clone(), token));
-        let mut _storing = None;
-        if result.is_ok() {
-            if let Some(Slot { running, storing }) = slot.take() {
-                _storing = storing.acquire_owned().await.ok();
-                drop(running);
-            }
-        }
-        let now = self.clock.now();
-        let (outcome, applied) = match result {
-            Ok(output) => (
-                AttemptOutcome::Completed,
-                self.complete(Completion {
-                    id: job.id.clone(),
-                    token,
-                    output,
-                    now,
-                })
-                .await?,
-            ),
-            Err((message, permanent)) => {
-                span.in_scope(|| {
-                    warn!(
-                        "Job {} attempt {} failed: {message}",
-                        job.id, job.retry_counter
-                    )
-                });
-                let failure = failure_for(&job, message, permanent, now);
-                let outcome = if failure.retry_at.is_some() {
-                    AttemptOutcome::Retrying
-                } else {
-                    AttemptOutcome::Failed
-                };
-                (
-                    outcome,
-                    self.with_retries(|| self.jobs.fail_job(&job.id, token, &failure))
-                        .await?,
-                )
-            }
-        };
-        let (outcome, status) = if applied {
-            let status = match outcome {
-                AttemptOutcome::Completed => JobStatus::Completed,
-                AttemptOutcome::Retrying => JobStatus::Queued,
-                _ => JobStatus::Error,
-            };
-            (outcome, status)
-        } else {
-            let status = self
-                .jobs
-                .get_job(&job.id)
-                .await?
-                .map(|j| j.status)
-                .ok_or_else(|| Error::JobNotFound(job.id.clone()))?;
-            info!(job = %job.id, "Outcome of job {} attempt {} dropped: the job is {status}", job.id, job.retry_counter);
-            (AttemptOutcome::Dropped(status), status)
-        };
-        self.emit(AttemptEvent::Finished {
-            job_id: job.id.clone(),
-            job_name: job.job_name.clone(),
-            attempt: job.retry_counter,
-            run_time,
-            outcome,
-        });
-        Ok(status)
-    }
-
-    /// Stores a completion together with the others that finish meanwhile (group commit): a
-    /// few callers at a time each store what is pending in one `complete_jobs` call, so
-    /// concurrent attempts share round trips and commits while a lone attempt waits for none.
-    /// Every caller takes its turn, so nothing pending is left behind.
-    async fn complete(&self, completion: Completion) -> Result<bool> {
-        let (tx, rx) = oneshot::channel();
-        lock(&self.completions).push((completion, tx));
-        {
-            let _flushing = self
-                .flushing
-                .acquire()
-                .await
-                .map_err(|_| Error::store_msg("the processor stopped storing completions"))?;
-            let batch: Vec<PendingCompletion> = {
-                let mut pending = lock(&self.completions);
-                let take = pending.len().min(MAX_COMPLETION_BATCH);
-                pending.drain(..take).collect()
-            };
-            if !batch.is_empty() {
-                let (completions, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-                let answer = match self
-                    .with_retries(|| self.jobs.complete_jobs(&completions))
-                    .await
-                {
-                    Ok(applied) if applied.len() == completions.len() => Ok(applied),
-                    Ok(applied) => Err(format!(
-                        "the store answered {} of {} completions",
-                        applied.len(),
-                        completions.len()
-                    )),
-                    Err(e) => Err(crate::error::error_chain(&e)),
-                };
-                match answer {
-                    Ok(applied) => {
-                        for (waiter, applied) in waiters.into_iter().zip(applied) {
-                            let _ = waiter.send(Ok(applied));
-                        }
-                    }
-                    Err(message) => {
-                        for waiter in waiters {
-                            let _ = waiter.send(Err(message.clone()));
-                        }
-                    }
-                }
-            }
-        }
-        match rx.await {
-            Ok(Ok(applied)) => Ok(applied),
-            Ok(Err(message)) => Err(Error::store_msg(message)),
-            Err(_) => Err(Error::store_msg("the completion was not stored")),
-        }
-    }
-
-    fn emit(&self, event: AttemptEvent) {
-        let _ = self.events.send(event);
-    }
-
-    /// Runs the handler with lease renewal beside it; `Err((message, permanent))` on failure.
-    async fn execute(
-        self: &Arc<Self>,
-        job: &Job,
-        token: LeaseToken,
-        cancel: CancellationToken,
-    ) -> Result<Value, (String, bool)> {
-        let Some(factory) = self.factory(&job.job_name) else {
-            return Err((
-                format!(
-                    "unknown job '{}': no job factory of that name is registered in processor '{}'",
-                    job.job_name, self.config.name
-                ),
-                false,
-            ));
-        };
-        let ctx = JobContext::new(
-            job.id.clone(),
-            job.job_name.clone(),
-            job.retry_counter,
-            job.input.clone(),
-            cancel.clone(),
-        );
-        let handler = factory.handler.clone();
-        let run = tokio::spawn(
-            async move { handler.run(ctx).await }.instrument(tracing::Span::current()),
-        );
-        let renew = self.renew_lease(&job.id, token, cancel);
-        tokio::pin!(run, renew);
-        let joined = tokio::select! {
-            joined = &mut run => joined,
-            () = &mut renew => run.await,
-        };
-        match joined {
-            Ok(Ok(output)) => Ok(output),
-            Ok(Err(e)) => Err((e.message().to_string(), e.is_permanent())),
-            Err(join) if join.is_panic() => Err((panic_message(join.into_panic().as_ref()), false)),
-            Err(join) => Err((format!("handler task ended: {join}"), false)),
-        }
-    }
-
-    /// Renews the lease every third of its length until the attempt is cancelled or the
-    /// renewal is refused (then the handler is told to stop).
-    async fn renew_lease(&self, id: &JobId, token: LeaseToken, cancel: CancellationToken) {
-        let every = (self.config.lease / 3).max(Duration::from_millis(10));
-        loop {
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                () = tokio::time::sleep(every) => {}
-            }
-            let lease_until = add(self.clock.now(), self.config.lease);
-            match self.jobs.renew_lease(id, token, lease_until).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    info!(job = %id, "Lease of job {id} lost (cancelled or recovered); signalling its handler");
-                    cancel.cancel();
-                    return;
-                }
-                Err(e) => warn!(job = %id, "Lease renewal of job {id} failed: {e}"),
-            }
-        }
-    }
-
-    /// Retries a store call after store errors (R22); the lease token makes retries safe.
-    async fn with_retries<T, F, Fut>(&self, mut call: F) -> Result<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T>>,
-    {
-        let mut pause = Duration::from_millis(50);
-        let mut tries = 0;
-        loop {
-            match call().await {
-                Err(e) if e.is_store() && tries < 5 => {
-                    warn!("store call failed, retrying in {pause:?}: {e}");
-                    tokio::time::sleep(pause).await;
-                    pause *= 2;
-                    tries += 1;
-                }
-                other => return other,
-            }
-        }
-    }
 }

@@ -76,3 +76,73 @@ impl FromStr for JobStatus {
 
 /// Number of jobs per status; statuses asked for but absent count zero.
 pub type StatusCounts = BTreeMap<JobStatus, u64>;
+
+impl JobStatus {
+    /// This status's bit in a [`StatusSet`] (queued 1, processing 2, completed 4, cancelled 8,
+    /// error 16), the value stores write.
+    pub fn bit(self) -> u8 {
+        match self {
+            JobStatus::Queued => 1,
+            JobStatus::Processing => 2,
+            JobStatus::Completed => 4,
+            JobStatus::Cancelled => 8,
+            JobStatus::Error => 16,
+        }
+    }
+}
+
+/// A set of statuses, stored as the sum of their [`JobStatus::bit`]s.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "Vec<JobStatus>", from = "Vec<JobStatus>")]
+pub struct StatusSet(u8);
+
+impl StatusSet {
+    /// No status.
+    pub const EMPTY: StatusSet = StatusSet(0);
+    /// `queued` and `processing`: the statuses a unique key is held across by default (R27).
+    pub const LIVE: StatusSet = StatusSet(1 | 2);
+
+    /// The set of the given statuses.
+    pub fn of(statuses: &[JobStatus]) -> Self {
+        Self(statuses.iter().fold(0, |bits, s| bits | s.bit()))
+    }
+
+    /// The set a store read back from its bits; unknown bits are dropped.
+    pub fn from_bits(bits: u8) -> Self {
+        Self(bits & 31)
+    }
+
+    /// The bits a store writes.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// True when `status` is in the set.
+    pub fn contains(self, status: JobStatus) -> bool {
+        self.0 & status.bit() != 0
+    }
+
+    /// True for the empty set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The statuses in the set, in life-cycle order.
+    pub fn iter(self) -> impl Iterator<Item = JobStatus> {
+        JobStatus::ALL
+            .into_iter()
+            .filter(move |s| self.contains(*s))
+    }
+}
+
+impl From<StatusSet> for Vec<JobStatus> {
+    fn from(set: StatusSet) -> Self {
+        set.iter().collect()
+    }
+}
+
+impl From<Vec<JobStatus>> for StatusSet {
+    fn from(statuses: Vec<JobStatus>) -> Self {
+        Self::of(&statuses)
+    }
+}

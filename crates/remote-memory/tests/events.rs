@@ -31,7 +31,7 @@ async fn attempts_report_start_latency_and_outcome() {
                 |_ctx: JobContext| async move { Err::<Value, _>(JobError::retryable("no")) },
             ),
         )
-        .max_retries(2),
+        .max_attempts(2),
     )
     .unwrap();
     let mut events = p.subscribe();

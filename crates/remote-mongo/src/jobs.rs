@@ -1,142 +1,66 @@
-//! The job side: atomic claims and lease-fenced outcomes, and change-stream wakeups.
+//! The job side: batch claims in pull order, lease-fenced outcomes, cancels, removals and
+//! retries of finished jobs (R2–R8, R23, R26, R29, R30).
+//!
+//! Every update that changes a job's status is a pipeline update that also recomputes the
+//! unique-key guard for the new status (see the `unique` module).
 
-use std::future::IntoFuture;
+use std::cmp::Reverse;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
-use mongodb::change_stream::event::ChangeStreamEvent;
-use mongodb::change_stream::ChangeStream;
-use mongodb::error::ErrorKind;
-use mongodb::options::{Hint, ReturnDocument};
-use mongodb::Collection;
+use mongodb::options::{ReturnDocument, UpdateModifications};
+use mongodb::ClientSession;
 use remote_core::__private::async_trait;
 use remote_core::{
-    Claim, Error, ErrorRecord, Failure, Job, JobId, JobQuery, JobStatus, JobStore, LeaseToken,
-    Result, StatusCounts,
+    AcquireLeader, CancelJob, ClaimJobs, Error, ErrorRecord, ExpiredLeases, InsertJobs, Inserted,
+    Job, JobId, JobNames, JobQuery, JobStatus, JobStore, Leader, Lease, Outcome, OutcomeKind,
+    PauseNames, PausedName, RemoveJobs, RenewLeases, Result, RetryJobs, StatusCounts, StatusSet,
 };
-use serde_json::Value;
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::warn;
 
-use crate::config::{MongoStore, CLAIM_INDEX};
+use crate::bulk::{apply_each, Conditional};
+use crate::claim::BatchClaim;
+use crate::config::MongoStore;
 use crate::documents::{
-    date, job_from_document, json_text, object_id, record_document, records_from_document,
-    retry_time_passed, status_from_document,
+    date, job_from_document, json_text, object_id, passed, record_document, records_from_document,
+    status_from_document,
 };
+use crate::indexes::CLAIM_INDEX;
+use crate::transaction::{Failure, Transaction};
+use crate::unique::{holder_in, lock_keys, lookup, HOLDER_FIELD};
+use crate::wakeups::wake;
 
-/// Most conditional claim updates of one `claim_jobs` call in flight at once.
-const MAX_CONCURRENT_CLAIMS: usize = 16;
-/// Candidates read beyond a claim's limit, so that a claim losing a few jobs to other workers
-/// takes the next ones without another sorted read.
-const CANDIDATE_SLACK: usize = 16;
-
-impl MongoStore {
-    /// The claim of `claim_jobs`, pushing each job into `claimed` as soon as it is taken.
-    async fn claim_into(&self, claim: &Claim<'_>, claimed: &mut Vec<Job>) -> Result<()> {
-        let claimable = doc! {
-            "status": JobStatus::Queued.as_str(),
-            "retry_time": retry_time_passed(claim.now),
-        };
-        let mut read = claimable.clone();
-        read.insert("job_name", doc! { "$in": claim.names });
-        let update = doc! {
-            "$set": {
-                "status": JobStatus::Processing.as_str(),
-                "picked_at": date(claim.now),
-                "lease_until": date(claim.lease_until),
-                "lease_token": claim.token.0,
-            },
-            "$inc": { "retry_counter": 1_i64 },
-        };
-        loop {
-            let asked = claim.limit - claimed.len() + CANDIDATE_SLACK;
-            let candidates: Vec<Document> = self
-                .jobs
-                .find(read.clone())
-                .sort(doc! { "queued_at": 1, "_id": 1 })
-                .hint(Hint::Name(CLAIM_INDEX.to_owned()))
-                .projection(doc! { "_id": 1 })
-                .limit(i64::try_from(asked).unwrap_or(i64::MAX))
-                .await
-                .map_err(|e| Error::store("reading claim candidates", e))?
-                .try_collect()
-                .await
-                .map_err(|e| Error::store("reading claim candidates", e))?;
-            let mut ids = candidates.iter().filter_map(|c| c.get("_id").cloned());
-            while claimed.len() < claim.limit {
-                let wanted = (claim.limit - claimed.len()).min(MAX_CONCURRENT_CLAIMS);
-                let round: Vec<Bson> = ids.by_ref().take(wanted).collect();
-                if round.is_empty() {
-                    break;
-                }
-                let found = futures::future::join_all(round.into_iter().map(|id| {
-                    let mut filter = claimable.clone();
-                    filter.insert("_id", id);
-                    self.jobs
-                        .find_one_and_update(filter, update.clone())
-                        .projection(without_errors())
-                        .return_document(ReturnDocument::After)
-                        .into_future()
-                }))
-                .await;
-                let mut failed = None;
-                for found in found {
-                    match found {
-                        Ok(Some(doc)) => match job_from_document(&doc) {
-                            Ok(job) => claimed.push(job),
-                            Err(e) => failed = Some(e),
-                        },
-                        Ok(None) => {}
-                        Err(e) => failed = Some(Error::store("claiming a job", e)),
-                    }
-                }
-                if let Some(e) = failed {
-                    return Err(e);
-                }
-            }
-            if claimed.len() == claim.limit || candidates.len() < asked {
-                return Ok(());
-            }
-        }
-    }
-}
-
-/// The position of the first document an `insert_many` refused for a duplicate `_id`.
-fn refused_as_duplicate(error: &mongodb::error::Error) -> Option<usize> {
-    match error.kind.as_ref() {
-        ErrorKind::InsertMany(failure) => failure
-            .write_errors
-            .as_ref()?
-            .iter()
-            .find(|write| write.code == DUPLICATE_KEY)
-            .map(|write| write.index),
-        _ => None,
-    }
-}
-
-/// The server's error code for a duplicate key.
-const DUPLICATE_KEY: i32 = 11000;
+/// Jobs retried with one `bulkWrite`.
+const RETRY_BATCH: usize = 1_000;
 
 /// Jobs are read without their error records, which only `job_errors` returns.
 fn without_errors() -> Document {
     doc! { "errors": 0 }
 }
 
-/// The filter of a running attempt: `processing` under `token` (R8).
-fn leased(id: &JobId, token: LeaseToken) -> Result<Document> {
+/// The filter of a running attempt: `processing` under its token (R8).
+fn leased(lease: &Lease) -> Result<Document> {
     Ok(doc! {
-        "_id": object_id(id.as_str())?,
+        "_id": object_id(lease.id.as_str())?,
         "status": JobStatus::Processing.as_str(),
-        "lease_token": token.0,
+        "lease_token": lease.token.as_i64(),
     })
 }
 
 fn statuses(list: &[JobStatus]) -> Vec<&'static str> {
     list.iter().map(|s| s.as_str()).collect()
+}
+
+/// The condition on `job_name` selecting `names`; `None` for all names.
+fn names_filter(names: &JobNames<'_>) -> Option<Document> {
+    match names {
+        JobNames::All => None,
+        JobNames::Only(names) => Some(doc! { "$in": *names }),
+        JobNames::Except(names) => Some(doc! { "$nin": *names }),
+    }
 }
 
 async fn collect_jobs(cursor: mongodb::Cursor<Document>, context: &str) -> Result<Vec<Job>> {
@@ -147,169 +71,447 @@ async fn collect_jobs(cursor: mongodb::Cursor<Document>, context: &str) -> Resul
     docs.iter().map(job_from_document).collect()
 }
 
-#[async_trait]
-impl JobStore for MongoStore {
-    async fn insert_jobs(&self, jobs: &[Job]) -> Result<()> {
-        if jobs.is_empty() {
-            return Ok(());
-        }
-        let docs = jobs
-            .iter()
-            .map(crate::documents::job_document)
-            .collect::<Result<Vec<_>>>()?;
-        self.jobs.insert_many(docs).ordered(true).await.map_err(
-            |e| match refused_as_duplicate(&e).and_then(|i| jobs.get(i)) {
-                Some(job) => Error::JobExists(job.id.clone()),
-                None => Error::store("inserting jobs", e),
-            },
-        )?;
-        Ok(())
+/// A change of a job's status as a pipeline update: the fields of `set`, written as literals
+/// or expressions, the status `to`, and the unique-key guard for `to`.
+struct StatusChange {
+    set: Document,
+}
+
+impl StatusChange {
+    /// A change to `to` that also writes `set` (pipeline expressions: values from outside go
+    /// through [`literal`]).
+    fn new(to: JobStatus, mut set: Document) -> Self {
+        set.insert("status", to.as_str());
+        set.insert(HOLDER_FIELD, holder_in(to));
+        Self { set }
     }
 
-    /// One sorted read of candidate ids in pull order, then a conditional update per candidate
-    /// by `_id` that re-checks it is still claimable; candidates other workers took are skipped,
-    /// and the read is repeated while the claim is short and the last read came back full.
-    /// When a call fails after jobs were claimed, those jobs are returned, so that none waits
-    /// for its lease to expire; the error shows on the next claim.
-    async fn claim_jobs(&self, claim: &Claim<'_>) -> Result<Vec<Job>> {
-        let mut claimed = Vec::new();
-        if claim.names.is_empty() || claim.limit == 0 {
-            return Ok(claimed);
+    /// The `$set` stage of the update.
+    fn stage(&self) -> Document {
+        self.set.clone()
+    }
+
+    /// The update, one `$set` stage.
+    fn update(&self) -> UpdateModifications {
+        UpdateModifications::Pipeline(vec![doc! { "$set": self.stage() }])
+    }
+
+    /// As one entry of a `bulkWrite`.
+    fn conditional(&self, filter: Document) -> Conditional {
+        Conditional::new(filter, self.update())
+    }
+}
+
+/// A value a pipeline stage writes as it is, never reading it as an expression or a field path
+/// (`"$x"` is a path in a pipeline).
+fn literal(value: impl Into<Bson>) -> Bson {
+    Bson::Document(doc! { "$literal": value.into() })
+}
+
+/// The expression of `attempt - 1`, not below 0: an attempt handed back uncounted.
+fn attempt_undone() -> Bson {
+    Bson::Document(doc! { "$max": [0_i64, { "$subtract": ["$attempt", 1_i64] }] })
+}
+
+/// The change ending an attempt as `kind` says, at `now` (R3, R29); a failure's record is
+/// appended to `errors`.
+fn outcome_change(outcome: &Outcome) -> Result<StatusChange> {
+    let mut set = doc! { "lease_until": Bson::Null, "lease_token": Bson::Null };
+    let (to, record) = match &outcome.kind {
+        OutcomeKind::Completed { output } => {
+            set.insert("output", literal(json_text(output)?));
+            set.insert("completed_at", date(outcome.now));
+            (JobStatus::Completed, None)
         }
-        if let Err(e) = self.claim_into(claim, &mut claimed).await {
-            if claimed.is_empty() {
+        OutcomeKind::Retry { record, not_before } => {
+            set.insert("not_before", date(*not_before));
+            (JobStatus::Queued, Some(record))
+        }
+        OutcomeKind::Failed { record } => {
+            set.insert("completed_at", date(outcome.now));
+            (JobStatus::Error, Some(record))
+        }
+        OutcomeKind::Snooze { not_before } => {
+            set.insert("not_before", date(*not_before));
+            set.insert("attempt", attempt_undone());
+            set.insert("snoozes", doc! { "$add": ["$snoozes", 1_i64] });
+            (JobStatus::Queued, None)
+        }
+    };
+    if let Some(record) = record {
+        set.insert(
+            "errors",
+            doc! {
+                "$concatArrays": [
+                    { "$ifNull": ["$errors", []] },
+                    [literal(record_document(record)?)],
+                ],
+            },
+        );
+    }
+    Ok(StatusChange::new(to, set))
+}
+
+/// The change handing a claimed attempt back as if never claimed (R23): `attempt - 1` (not
+/// below 0), `picked_at` cleared when no attempt remains counted.
+fn release_change() -> StatusChange {
+    StatusChange::new(
+        JobStatus::Queued,
+        doc! {
+            "attempt": attempt_undone(),
+            "picked_at": { "$cond": [{ "$lte": ["$attempt", 1_i64] }, Bson::Null, "$picked_at"] },
+            "lease_until": Bson::Null,
+            "lease_token": Bson::Null,
+        },
+    )
+}
+
+/// The change putting a finished job back in the queue with a fresh budget (R30).
+fn retry_change() -> StatusChange {
+    StatusChange::new(
+        JobStatus::Queued,
+        doc! {
+            "attempt": 0_i64,
+            "snoozes": 0_i64,
+            "not_before": Bson::Null,
+            "output": Bson::Null,
+            "completed_at": Bson::Null,
+            "picked_at": Bson::Null,
+            "lease_until": Bson::Null,
+            "lease_token": Bson::Null,
+        },
+    )
+}
+
+impl MongoStore {
+    /// Applies outcomes with one `bulkWrite`; `expired`: each only while its lease has ended
+    /// at or before its `now` (R8).
+    async fn end_attempts(&self, outcomes: &[Outcome], expired: bool) -> Result<Vec<bool>> {
+        let updates = outcomes
+            .iter()
+            .map(|outcome| {
+                let mut filter = leased(&outcome.lease)?;
+                if expired {
+                    filter.insert("lease_until", passed(outcome.now));
+                }
+                Ok(outcome_change(outcome)?.conditional(filter))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let what = if expired {
+            "rescuing jobs"
+        } else {
+            "recording outcomes"
+        };
+        apply_each(self.database.client(), &self.jobs, updates, what).await
+    }
+
+    /// Retries the jobs of `chosen` that hold no key once queued: one `updateMany` per
+    /// status, each requiring the status read. Counts per status.
+    async fn retry_plain(&self, chosen: &[Chosen]) -> Result<StatusCounts> {
+        let mut counts = StatusCounts::new();
+        for (status, ids) in by_status(chosen.iter()) {
+            let result = self
+                .jobs
+                .update_many(
+                    doc! { "_id": { "$in": ids }, "status": status.as_str() },
+                    retry_change().update(),
+                )
+                .await
+                .map_err(|e| Error::store("retrying jobs", e))?;
+            counts.insert(status, result.matched_count);
+        }
+        Ok(counts)
+    }
+
+    /// Retries the jobs of `chosen` that hold their key once queued, in a transaction that
+    /// locks the keys and reads their holders first: a job whose key another job holds, or an
+    /// earlier job of the batch takes, is left as it is (R27, R30).
+    async fn retry_keyed(&self, chosen: &[Chosen]) -> Result<StatusCounts> {
+        let mut keys: Vec<&str> = chosen.iter().filter_map(|c| c.key.as_deref()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut transaction = Transaction::new(self, "retrying jobs").await?;
+        loop {
+            transaction.begin().await?;
+            let result = self
+                .retry_keyed_in(transaction.session(), chosen, &keys)
+                .await;
+            if let Some(counts) = transaction.finish(result).await? {
+                return Ok(counts);
+            }
+        }
+    }
+
+    async fn retry_keyed_in(
+        &self,
+        session: &mut ClientSession,
+        chosen: &[Chosen],
+        keys: &[&str],
+    ) -> std::result::Result<StatusCounts, Failure> {
+        lock_keys(&self.database, &self.locks, keys, session)
+            .await
+            .map_err(|e| Failure::Driver("locking the unique keys of retried jobs", e))?;
+        let known = lookup(&self.jobs, &[], keys, Some(&mut *session))
+            .await
+            .map_err(|e| Failure::Driver("looking up the holders of unique keys", e))?;
+        let mut taken = HashSet::new();
+        let free = chosen.iter().filter(|c| {
+            let Some(key) = c.key.as_deref() else {
+                return true;
+            };
+            let held_by_another = known
+                .holders
+                .get(key)
+                .is_some_and(|holder| Some(holder.as_str()) != c.hex.as_deref());
+            !held_by_another && taken.insert(key)
+        });
+        let mut counts = StatusCounts::new();
+        for (status, ids) in by_status(free) {
+            let result = self
+                .jobs
+                .update_many(
+                    doc! { "_id": { "$in": ids }, "status": status.as_str() },
+                    retry_change().update(),
+                )
+                .session(&mut *session)
+                .await
+                .map_err(|e| Failure::Driver("retrying jobs", e))?;
+            counts.insert(status, result.matched_count);
+        }
+        Ok(counts)
+    }
+}
+
+/// A finished job selected for a retry, as read.
+struct Chosen {
+    id: Bson,
+    /// The id as hex, to compare with holders.
+    hex: Option<String>,
+    status: JobStatus,
+    /// The unique key the job holds once queued again.
+    key: Option<String>,
+}
+
+impl Chosen {
+    fn read(doc: &Document) -> Result<Self> {
+        let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+        let across = match doc.get("unique_across") {
+            Some(Bson::Int32(bits)) => u8::try_from(*bits).ok(),
+            Some(Bson::Int64(bits)) => u8::try_from(*bits).ok(),
+            _ => None,
+        }
+        .map(StatusSet::from_bits)
+        .unwrap_or(StatusSet::LIVE);
+        let key = doc
+            .get_str("unique_key")
+            .ok()
+            .filter(|_| across.contains(JobStatus::Queued))
+            .map(str::to_owned);
+        Ok(Self {
+            hex: id.as_object_id().map(|oid| oid.to_hex()),
+            id,
+            status: status_from_document(doc)?,
+            key,
+        })
+    }
+}
+
+/// The ids of `chosen` per status.
+fn by_status<'a>(chosen: impl Iterator<Item = &'a Chosen>) -> HashMap<JobStatus, Vec<Bson>> {
+    let mut ids: HashMap<JobStatus, Vec<Bson>> = HashMap::new();
+    for c in chosen {
+        ids.entry(c.status).or_default().push(c.id.clone());
+    }
+    ids
+}
+
+#[async_trait]
+impl JobStore for MongoStore {
+    /// One `find` of the stored ids (with [`OnConflict::Refuse`](remote_core::OnConflict::Refuse), or when unique keys are in
+    /// play) and of the holders of the batch's unique keys, then one unordered `insertMany`
+    /// (see the `insert` module). A stored or repeated id refuses the call with nothing
+    /// written; only an id or key another caller stores between the read and the insert is
+    /// refused by its unique index, and then answered from a second read.
+    async fn insert_jobs(&self, insert: &InsertJobs<'_>) -> Result<Vec<Inserted>> {
+        self.insert(insert.jobs, insert.on_conflict).await
+    }
+
+    /// Three commands whatever the batch size (see the `claim` module): a sorted read of
+    /// candidate ids on the claim index, one `updateMany` taking the first `limit` of them while
+    /// still queued and due, one read of the jobs taken by the claim's marker. When the claim
+    /// is cut short after jobs were taken, those jobs are returned, so that none waits for its
+    /// lease to expire; the error shows on the next claim.
+    async fn claim_jobs(&self, claim: &ClaimJobs<'_>) -> Result<Vec<Job>> {
+        if claim.names.is_empty() || claim.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let change = StatusChange::new(
+            JobStatus::Processing,
+            doc! {
+                "picked_at": date(claim.now),
+                "lease_until": date(claim.lease_until),
+                "lease_token": claim.token.as_i64(),
+                "attempt": { "$add": ["$attempt", 1_i64] },
+            },
+        );
+        let claimed = BatchClaim {
+            collection: &self.jobs,
+            claimable: doc! {
+                "status": JobStatus::Queued.as_str(),
+                "not_before": passed(claim.now),
+            },
+            candidates: doc! { "job_name": { "$in": claim.names } },
+            order: doc! { "priority": -1, "queued_at": 1, "_id": 1 },
+            hint: CLAIM_INDEX,
+            set: change.stage(),
+            still: doc! {
+                "status": JobStatus::Processing.as_str(),
+                "lease_token": claim.token.as_i64(),
+            },
+            projection: Some(without_errors()),
+            limit: claim.limit,
+            what: "jobs",
+        }
+        .run()
+        .await?;
+        let mut jobs = Vec::with_capacity(claimed.docs.len());
+        let mut failure = claimed.cut_short;
+        for doc in &claimed.docs {
+            match job_from_document(doc) {
+                Ok(job) => jobs.push(job),
+                Err(e) => failure = Some(e),
+            }
+        }
+        if let Some(e) = failure {
+            if jobs.is_empty() {
                 return Err(e);
             }
             warn!(
                 "claim cut short, keeping the {} jobs claimed: {e}",
-                claimed.len()
+                jobs.len()
             );
         }
-        claimed.sort_by(|a, b| (a.queued_at, &a.id).cmp(&(b.queued_at, &b.id)));
-        Ok(claimed)
+        jobs.sort_by(|a, b| {
+            (Reverse(a.priority), a.queued_at, &a.id).cmp(&(
+                Reverse(b.priority),
+                b.queued_at,
+                &b.id,
+            ))
+        });
+        Ok(jobs)
     }
 
-    async fn complete_job(
-        &self,
-        id: &JobId,
-        token: LeaseToken,
-        output: &Value,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let update = doc! {
-            "$set": {
-                "status": JobStatus::Completed.as_str(),
-                "output": json_text(output)?,
-                "completed_at": date(now),
-                "lease_until": Bson::Null,
-                "lease_token": Bson::Null,
-            },
-        };
-        let result = self
-            .jobs
-            .update_one(leased(id, token)?, update)
-            .await
-            .map_err(|e| Error::store(format!("completing job {id}"), e))?;
-        Ok(result.matched_count == 1)
+    /// One `bulkWrite` of conditional pipeline updates, each fenced by its lease token; a
+    /// failure's record is appended to the job's `errors` in the update that ends it.
+    async fn record_outcomes(&self, outcomes: &[Outcome]) -> Result<Vec<bool>> {
+        self.end_attempts(outcomes, false).await
     }
 
-    async fn fail_job(&self, id: &JobId, token: LeaseToken, failure: &Failure) -> Result<bool> {
-        let mut filter = leased(id, token)?;
-        if failure.lease_expired {
-            filter.insert("lease_until", doc! { "$not": { "$gt": date(failure.now) } });
-        }
-        let mut set = doc! { "lease_until": Bson::Null, "lease_token": Bson::Null };
-        match failure.retry_at {
-            Some(at) => {
-                set.insert("status", JobStatus::Queued.as_str());
-                set.insert("retry_time", date(at));
-            }
-            None => {
-                set.insert("status", JobStatus::Error.as_str());
-                set.insert("completed_at", date(failure.now));
+    /// As [`record_outcomes`](JobStore::record_outcomes), each update also requiring
+    /// `lease_until <= now`.
+    async fn rescue_jobs(&self, outcomes: &[Outcome]) -> Result<Vec<bool>> {
+        self.end_attempts(outcomes, true).await
+    }
+
+    /// One `bulkWrite` of pipeline updates fenced by the lease token.
+    async fn release_jobs(&self, leases: &[Lease]) -> Result<Vec<bool>> {
+        let change = release_change();
+        let updates = leases
+            .iter()
+            .map(|lease| Ok(change.conditional(leased(lease)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let released = apply_each(
+            self.database.client(),
+            &self.jobs,
+            updates,
+            "releasing jobs",
+        )
+        .await?;
+        if released.contains(&true) {
+            if let Some(notify) = &self.wakeups {
+                wake(notify);
             }
         }
-        let update = doc! {
-            "$set": set,
-            "$push": { "errors": record_document(&failure.record)? },
-        };
-        let result = self
-            .jobs
-            .update_one(filter, update)
-            .await
-            .map_err(|e| Error::store(format!("recording a failure of job {id}"), e))?;
-        Ok(result.matched_count == 1)
+        Ok(released)
     }
 
-    async fn renew_lease(
-        &self,
-        id: &JobId,
-        token: LeaseToken,
-        lease_until: DateTime<Utc>,
-    ) -> Result<bool> {
-        let result = self
-            .jobs
-            .update_one(
-                leased(id, token)?,
-                doc! { "$set": { "lease_until": date(lease_until) } },
-            )
-            .await
-            .map_err(|e| Error::store(format!("renewing the lease of job {id}"), e))?;
-        Ok(result.matched_count == 1)
+    /// One `bulkWrite` of updates fenced by the lease token.
+    async fn renew_leases(&self, renew: &RenewLeases<'_>) -> Result<Vec<bool>> {
+        let updates = renew
+            .leases
+            .iter()
+            .map(|lease| {
+                Ok(Conditional::new(
+                    leased(lease)?,
+                    UpdateModifications::Document(
+                        doc! { "$set": { "lease_until": date(renew.lease_until) } },
+                    ),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        apply_each(
+            self.database.client(),
+            &self.jobs,
+            updates,
+            "renewing leases",
+        )
+        .await
     }
 
-    async fn expired_leases(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Job>> {
-        if limit == 0 {
+    async fn expired_leases(&self, query: &ExpiredLeases) -> Result<Vec<Job>> {
+        if query.limit == 0 {
             return Ok(Vec::new());
         }
         let cursor = self
             .jobs
             .find(doc! {
                 "status": JobStatus::Processing.as_str(),
-                "lease_until": { "$lte": date(now) },
+                "lease_until": { "$lte": date(query.now) },
             })
             .sort(doc! { "lease_until": 1, "_id": 1 })
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .limit(i64::try_from(query.limit).unwrap_or(i64::MAX))
             .projection(without_errors())
             .await
             .map_err(|e| Error::store("finding expired leases", e))?;
         collect_jobs(cursor, "reading expired leases").await
     }
 
-    async fn cancel_job(&self, id: &JobId, now: DateTime<Utc>) -> Result<Option<JobStatus>> {
+    /// One `findAndModify` on the cancellable statuses returning the document as it was, which
+    /// gives the previous status atomically; a read of the status when nothing was cancelled.
+    async fn cancel_job(&self, cancel: &CancelJob<'_>) -> Result<Option<JobStatus>> {
+        let id = cancel.id;
         let oid = object_id(id.as_str())?;
-        let live = statuses(&[JobStatus::Queued, JobStatus::Processing]);
-        let before = self
-            .jobs
-            .find_one_and_update(
-                doc! { "_id": oid, "status": { "$in": live } },
+        if !cancel.cancellable.is_empty() {
+            let change = StatusChange::new(
+                JobStatus::Cancelled,
                 doc! {
-                    "$set": {
-                        "status": JobStatus::Cancelled.as_str(),
-                        "completed_at": date(now),
-                        "lease_until": Bson::Null,
-                        "lease_token": Bson::Null,
-                    },
+                    "completed_at": date(cancel.now),
+                    "lease_until": Bson::Null,
+                    "lease_token": Bson::Null,
                 },
-            )
-            .projection(doc! { "status": 1 })
-            .return_document(ReturnDocument::Before)
-            .await
-            .map_err(|e| Error::store(format!("cancelling job {id}"), e))?;
-        let doc = match before {
-            Some(doc) => doc,
-            None => match self
+            );
+            let before = self
                 .jobs
-                .find_one(doc! { "_id": oid })
+                .find_one_and_update(
+                    doc! { "_id": oid, "status": { "$in": statuses(cancel.cancellable) } },
+                    change.update(),
+                )
                 .projection(doc! { "status": 1 })
+                .return_document(ReturnDocument::Before)
                 .await
-                .map_err(|e| Error::store(format!("reading job {id}"), e))?
-            {
-                Some(doc) => doc,
-                None => return Ok(None),
-            },
-        };
-        status_from_document(&doc).map(Some)
+                .map_err(|e| Error::store(format!("cancelling job {id}"), e))?;
+            if let Some(doc) = before {
+                return status_from_document(&doc).map(Some);
+            }
+        }
+        self.jobs
+            .find_one(doc! { "_id": oid })
+            .projection(doc! { "status": 1 })
+            .await
+            .map_err(|e| Error::store(format!("reading job {id}"), e))?
+            .as_ref()
+            .map(status_from_document)
+            .transpose()
     }
 
     async fn get_job(&self, id: &JobId) -> Result<Option<Job>> {
@@ -398,131 +600,156 @@ impl JobStore for MongoStore {
         Ok(counts)
     }
 
-    async fn remove_jobs(&self, statuses: &[JobStatus]) -> Result<StatusCounts> {
-        let mut removed = StatusCounts::new();
-        for status in statuses {
-            if removed.contains_key(status) {
-                continue;
+    /// Without a limit, one `deleteMany` per status. With one, a read of the ids to delete,
+    /// oldest `completed_at` first, then one `deleteMany` per status among them. Error records
+    /// are part of their job's document and go with it.
+    async fn remove_jobs(&self, remove: &RemoveJobs<'_>) -> Result<StatusCounts> {
+        let mut wanted: Vec<JobStatus> = Vec::with_capacity(remove.statuses.len());
+        for status in remove.statuses {
+            if !wanted.contains(status) {
+                wanted.push(*status);
             }
+        }
+        let finished = remove
+            .finished_before
+            .map(|before| doc! { "$lt": date(before) });
+        let names = names_filter(&remove.names);
+        let mut removed = StatusCounts::new();
+        let Some(limit) = remove.limit else {
+            for status in wanted {
+                let mut filter = doc! { "status": status.as_str() };
+                if let Some(finished) = &finished {
+                    filter.insert("completed_at", finished.clone());
+                }
+                if let Some(names) = &names {
+                    filter.insert("job_name", names.clone());
+                }
+                let result = self
+                    .jobs
+                    .delete_many(filter)
+                    .await
+                    .map_err(|e| Error::store(format!("removing {status} jobs"), e))?;
+                removed.insert(status, result.deleted_count);
+            }
+            return Ok(removed);
+        };
+        if limit == 0 || wanted.is_empty() {
+            return Ok(removed);
+        }
+        let mut filter = doc! { "status": { "$in": statuses(&wanted) } };
+        if let Some(finished) = finished {
+            filter.insert("completed_at", finished);
+        }
+        if let Some(names) = names {
+            filter.insert("job_name", names);
+        }
+        let doomed: Vec<Document> = self
+            .jobs
+            .find(filter)
+            .sort(doc! { "completed_at": 1, "_id": 1 })
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .projection(doc! { "_id": 1, "status": 1 })
+            .await
+            .map_err(|e| Error::store("finding jobs to remove", e))?
+            .try_collect()
+            .await
+            .map_err(|e| Error::store("finding jobs to remove", e))?;
+        let mut by_status: HashMap<JobStatus, Vec<Bson>> = HashMap::new();
+        for doc in &doomed {
+            let status = status_from_document(doc)?;
+            if let Some(id) = doc.get("_id") {
+                by_status.entry(status).or_default().push(id.clone());
+            }
+        }
+        for (status, ids) in by_status {
             let result = self
                 .jobs
-                .delete_many(doc! { "status": status.as_str() })
+                .delete_many(doc! { "_id": { "$in": ids }, "status": status.as_str() })
                 .await
                 .map_err(|e| Error::store(format!("removing {status} jobs"), e))?;
-            removed.insert(*status, result.deleted_count);
+            removed.insert(status, result.deleted_count);
         }
         Ok(removed)
     }
 
+    /// One read of the jobs selected, then per 1,000 of them one `updateMany` per
+    /// status, each requiring the status read. Jobs that hold a unique key once queued are
+    /// retried in a transaction that reads the keys' holders first; a job whose key another
+    /// job holds is left as it is.
+    async fn retry_jobs(&self, retry: &RetryJobs<'_>) -> Result<StatusCounts> {
+        let mut wanted: Vec<JobStatus> = Vec::with_capacity(retry.statuses.len());
+        for status in retry.statuses {
+            if !wanted.contains(status) {
+                wanted.push(*status);
+            }
+        }
+        let mut counts = StatusCounts::new();
+        let mut filter = doc! { "status": { "$in": statuses(&wanted) } };
+        if let Some(names) = names_filter(&retry.names) {
+            filter.insert("job_name", names);
+        }
+        if let Some(ids) = retry.ids {
+            let ids = ids
+                .iter()
+                .map(|id| object_id(id.as_str()))
+                .collect::<Result<Vec<_>>>()?;
+            if ids.is_empty() {
+                return Ok(counts);
+            }
+            filter.insert("_id", doc! { "$in": ids });
+        }
+        if wanted.is_empty() {
+            return Ok(counts);
+        }
+        let context = "finding jobs to retry";
+        let docs: Vec<Document> = self
+            .jobs
+            .find(filter)
+            .sort(doc! { "_id": 1 })
+            .projection(doc! { "_id": 1, "status": 1, "unique_key": 1, "unique_across": 1 })
+            .await
+            .map_err(|e| Error::store(context, e))?
+            .try_collect()
+            .await
+            .map_err(|e| Error::store(context, e))?;
+        let chosen = docs.iter().map(Chosen::read).collect::<Result<Vec<_>>>()?;
+        let (keyed, plain): (Vec<Chosen>, Vec<Chosen>) =
+            chosen.into_iter().partition(|c| c.key.is_some());
+        for batch in plain.chunks(RETRY_BATCH) {
+            for (status, n) in self.retry_plain(batch).await? {
+                *counts.entry(status).or_insert(0) += n;
+            }
+        }
+        for batch in keyed.chunks(RETRY_BATCH) {
+            for (status, n) in self.retry_keyed(batch).await? {
+                *counts.entry(status).or_insert(0) += n;
+            }
+        }
+        if counts.values().any(|n| *n > 0) {
+            if let Some(notify) = &self.wakeups {
+                wake(notify);
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn pause_names(&self, pause: &PauseNames<'_>) -> Result<()> {
+        self.pause(pause).await
+    }
+
+    async fn paused_names(&self) -> Result<Vec<PausedName>> {
+        self.list_paused().await
+    }
+
+    async fn acquire_leader(&self, acquire: &AcquireLeader<'_>) -> Result<bool> {
+        self.bid(acquire).await
+    }
+
+    async fn leaders(&self) -> Result<Vec<Leader>> {
+        self.list_leaders().await
+    }
+
     fn wakeups(&self) -> Option<Arc<Notify>> {
         self.wakeups.clone()
-    }
-}
-
-/// The background task turning inserts seen on the change stream into wakeups; aborted when
-/// the last clone of the store is dropped.
-pub(crate) struct Watcher(JoinHandle<()>);
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-type Inserts = ChangeStream<ChangeStreamEvent<Document>>;
-
-/// A change stream of inserts into `jobs` that carries no documents, only the fact.
-async fn watch_inserts(jobs: &Collection<Document>) -> mongodb::error::Result<Inserts> {
-    jobs.watch()
-        .pipeline([
-            doc! { "$match": { "operationType": "insert" } },
-            doc! { "$project": { "_id": 1, "operationType": 1 } },
-        ])
-        .await
-}
-
-/// The server's reason when the deployment has no change streams (a standalone server, for
-/// one); `None` for other errors, which are retried.
-fn unsupported(error: &mongodb::error::Error) -> Option<String> {
-    match &*error.kind {
-        ErrorKind::Command(e) if matches!(e.code, 20 | 115 | 40573) => {
-            Some(format!("{} (code {})", e.message, e.code))
-        }
-        _ => None,
-    }
-}
-
-/// Opens the change stream on `jobs` before returning, so a job added after the store is
-/// open wakes this process; `None` (polling) when the deployment has no change streams.
-pub(crate) async fn open_wakeups(jobs: &Collection<Document>) -> Option<(Arc<Notify>, Watcher)> {
-    let first = match watch_inserts(jobs).await {
-        Ok(stream) => Some(stream),
-        Err(e) => {
-            if let Some(reason) = unsupported(&e) {
-                info!("MongoDB change streams are not available: {reason}; idle workers poll");
-                return None;
-            }
-            warn!(
-                "Could not open a change stream on '{}' yet: {e}",
-                jobs.name()
-            );
-            None
-        }
-    };
-    let notify = Arc::new(Notify::new());
-    let task = tokio::spawn(wake_on_inserts(jobs.clone(), notify.clone(), first));
-    Some((notify, Watcher(task)))
-}
-
-/// Wakes every idle worker, and leaves a permit for one that is about to idle.
-fn wake(notify: &Notify) {
-    notify.notify_waiters();
-    notify.notify_one();
-}
-
-/// Wakes workers on every insert; reopens the stream with backoff when it breaks (waking the
-/// workers, since inserts may have been missed), and stops for good if the deployment turns out
-/// to lack change streams.
-async fn wake_on_inserts(jobs: Collection<Document>, notify: Arc<Notify>, first: Option<Inserts>) {
-    const MIN_BACKOFF: Duration = Duration::from_millis(100);
-    const MAX_BACKOFF: Duration = Duration::from_secs(30);
-    let mut backoff = MIN_BACKOFF;
-    let mut next = first;
-    loop {
-        let mut stream = match next.take() {
-            Some(stream) => stream,
-            None => {
-                match watch_inserts(&jobs).await {
-                    Ok(stream) => {
-                        wake(&notify);
-                        stream
-                    }
-                    Err(e) => {
-                        if let Some(reason) = unsupported(&e) {
-                            info!("MongoDB change streams are not available: {reason}; idle workers poll");
-                            return;
-                        }
-                        warn!("Could not open a change stream on '{}': {e}", jobs.name());
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                        continue;
-                    }
-                }
-            }
-        };
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(_) => {
-                    backoff = MIN_BACKOFF;
-                    wake(&notify);
-                }
-                Err(e) => {
-                    warn!("The change stream on '{}' broke: {e}", jobs.name());
-                    break;
-                }
-            }
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }

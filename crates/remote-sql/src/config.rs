@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use remote_core::__private::fnv1a;
 use remote_core::{Error, Result};
 
+use crate::dialect::{fnv1a, Dialect};
 use crate::store::{SqlPool, SqlStore};
 
 /// Prefix of every table when none is set.
@@ -12,7 +12,8 @@ pub const DEFAULT_TABLE_PREFIX: &str = "remote_";
 /// PostgreSQL schema of the tables when none is set.
 pub const DEFAULT_SCHEMA: &str = "public";
 
-/// Longest table prefix: PostgreSQL cuts identifiers at 63 bytes and index names add a suffix.
+/// Longest table prefix: PostgreSQL cuts identifiers at 63 bytes (MySQL at 64) and index names
+/// add a suffix.
 const MAX_PREFIX_LEN: usize = 40;
 /// Longest PostgreSQL identifier.
 const MAX_IDENTIFIER_LEN: usize = 63;
@@ -56,7 +57,8 @@ impl SqlOptions {
         self
     }
 
-    /// PostgreSQL schema holding the tables, created if missing (ignored by SQLite).
+    /// PostgreSQL schema holding the tables, created if missing (ignored by SQLite and MySQL,
+    /// whose tables live in the URL's database).
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = schema.into();
         self
@@ -86,7 +88,7 @@ impl SqlOptions {
         self
     }
 
-    /// Opens a store on a `postgres://` or `sqlite:` URL with these options.
+    /// Opens a store on a `postgres://`, `sqlite:` or `mysql://` URL with these options.
     pub async fn connect(self, url: &str) -> Result<SqlStore> {
         SqlStore::connect_with(url, self).await
     }
@@ -122,54 +124,79 @@ fn check_identifier(what: &str, value: &str, max: usize, may_be_empty: bool) -> 
 #[derive(Clone, Debug)]
 pub(crate) struct Tables {
     pub prefix: String,
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    /// The schema, where the dialect has schemas.
     pub schema: Option<String>,
     pub jobs: String,
     pub errors: String,
     pub items: String,
     pub migrations: String,
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    /// Paused job names (R31).
+    pub paused: String,
+    /// Named maintenance leases (R33).
+    pub leaders: String,
+    /// The PostgreSQL NOTIFY channel of the jobs table.
     pub channel: String,
 }
 
 impl Tables {
-    /// Tables of a PostgreSQL store: `"schema"."<prefix>jobs"`, ….
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    pub fn postgres(options: &SqlOptions) -> Self {
-        let schema = &options.schema;
+    /// The tables of a store with `options` in `dialect`: `"schema"."<prefix>jobs"`,
+    /// `"<prefix>jobs"` or `` `<prefix>jobs` ``.
+    pub(crate) fn new(options: &SqlOptions, dialect: &Dialect) -> Self {
         let prefix = &options.table_prefix;
-        let name = |table: &str| format!("\"{schema}\".\"{prefix}{table}\"");
-        let channel = format!("{schema}.{prefix}jobs");
+        let schema = dialect.schemas.then(|| options.schema.clone());
+        let q = dialect.quote;
+        let name = |table: &str| match &schema {
+            Some(schema) => format!("{q}{schema}{q}.{q}{prefix}{table}{q}"),
+            None => format!("{q}{prefix}{table}{q}"),
+        };
+        let channel = format!("{}.{prefix}jobs", options.schema);
         let channel = if channel.len() <= MAX_IDENTIFIER_LEN {
             channel
         } else {
             format!("remote_{:016x}", fnv1a(channel.as_bytes()))
         };
         Self {
-            prefix: prefix.clone(),
-            schema: Some(schema.clone()),
             jobs: name("jobs"),
             errors: name("errors"),
             items: name("items"),
             migrations: name("migrations"),
+            paused: name("paused"),
+            leaders: name("leaders"),
+            prefix: prefix.clone(),
+            schema,
             channel,
         }
     }
 
-    /// Tables of an SQLite store: `"<prefix>jobs"`, ….
-    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
-    pub fn sqlite(options: &SqlOptions) -> Self {
-        let prefix = &options.table_prefix;
-        let name = |table: &str| format!("\"{prefix}{table}\"");
-        Self {
-            prefix: prefix.clone(),
-            schema: None,
-            jobs: name("jobs"),
-            errors: name("errors"),
-            items: name("items"),
-            migrations: name("migrations"),
-            channel: String::new(),
-        }
+    /// What the query and migration files write in braces, with its text in this store.
+    pub(crate) fn vars(&self, dialect: &Dialect) -> Vec<(&'static str, String)> {
+        let q = dialect.quote;
+        vec![
+            ("{jobs}", self.jobs.clone()),
+            ("{errors}", self.errors.clone()),
+            ("{items}", self.items.clone()),
+            ("{migrations}", self.migrations.clone()),
+            ("{paused}", self.paused.clone()),
+            ("{leaders}", self.leaders.clone()),
+            ("{prefix}", self.prefix.clone()),
+            (
+                "{schema}",
+                self.schema
+                    .as_ref()
+                    .map_or_else(String::new, |s| format!("{q}{s}{q}.")),
+            ),
+            ("{schema_name}", self.schema.clone().unwrap_or_default()),
+            ("{channel}", self.channel.clone()),
+        ]
+    }
+
+    /// Fills the names in braces into a query or migration template.
+    pub(crate) fn render(&self, dialect: &Dialect, template: &str) -> String {
+        self.vars(dialect)
+            .iter()
+            .fold(template.to_owned(), |sql, (var, text)| {
+                sql.replace(var, text)
+            })
     }
 }
 
@@ -191,14 +218,28 @@ mod tests {
         assert!(SqlOptions::new().schema("a;drop").validate().is_err());
     }
 
+    #[cfg(feature = "postgres")]
     #[test]
     fn long_channels_are_hashed() {
+        use crate::engine::Driver;
+        let pg = &sqlx::Postgres::DIALECT;
         let options = SqlOptions::new().schema("s".repeat(60)).table_prefix("p_");
-        let tables = Tables::postgres(&options);
+        let tables = Tables::new(&options, pg);
         assert!(tables.channel.len() <= MAX_IDENTIFIER_LEN);
         assert_eq!(
-            Tables::postgres(&SqlOptions::new()).channel,
+            tables.channel,
+            format!(
+                "remote_{:016x}",
+                fnv1a(format!("{}.p_jobs", "s".repeat(60)).as_bytes())
+            )
+        );
+        assert_eq!(
+            Tables::new(&SqlOptions::new(), pg).channel,
             "public.remote_jobs"
+        );
+        assert_eq!(
+            Tables::new(&SqlOptions::new(), pg).jobs,
+            "\"public\".\"remote_jobs\""
         );
     }
 }

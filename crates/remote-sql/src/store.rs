@@ -1,18 +1,16 @@
-//! [`SqlStore`]: the one public store type, over either dialect.
+//! [`SqlStore`]: the one public store type, over any dialect; opening it, and running its
+//! named statements on a pool or in a transaction.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use remote_core::__private::async_trait;
-use remote_core::{
-    Claim, Completion, Error, ErrorRecord, Failure, ItemId, Job, JobId, JobQuery, JobStatus,
-    JobStore, LeaseToken, Result, SchedulerItem, SchedulerStore, StatusCounts, Store, Take,
-};
-use serde_json::Value;
-use tokio::sync::Notify;
+use async_trait::async_trait;
+use remote_core::{Error, Result};
 
-use crate::config::SqlOptions;
+use crate::config::{SqlOptions, Tables};
+use crate::dialect::Claims;
+use crate::engine::{Args, Engine, Param, Pooled, Row, Session};
+use crate::migrate;
+use crate::queries::{Queries, Q};
 
 /// A connection pool of one of the supported databases, as [`SqlStore::from_pool`] takes it.
 #[derive(Clone, Debug)]
@@ -24,6 +22,9 @@ pub enum SqlPool {
     /// An SQLite pool (feature `sqlite`).
     #[cfg(feature = "sqlite")]
     Sqlite(sqlx::SqlitePool),
+    /// A MariaDB or MySQL pool (feature `mysql`).
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
 }
 
 #[cfg(feature = "postgres")]
@@ -40,36 +41,42 @@ impl From<sqlx::SqlitePool> for SqlPool {
     }
 }
 
-/// What a dialect adds to the store contract.
-#[async_trait]
-pub(crate) trait Backend: Store {
-    /// Brings the schema up to date.
-    async fn migrate(&self) -> Result<()>;
-    /// The pool the store runs on.
-    fn pool(&self) -> SqlPool;
-    /// The database's plan for the claim statement, without running it.
-    async fn explain_claim(&self, names: &[String], limit: usize) -> Result<String>;
+#[cfg(feature = "mysql")]
+impl From<sqlx::MySqlPool> for SqlPool {
+    fn from(pool: sqlx::MySqlPool) -> Self {
+        SqlPool::MySql(pool)
+    }
 }
 
-/// A job and scheduler store in PostgreSQL or SQLite; cheap to clone (clones share one pool).
+/// A job and scheduler store in PostgreSQL, SQLite or MariaDB/MySQL; cheap to clone (clones
+/// share one pool).
 ///
 /// Open it with [`SqlStore::connect`] or [`SqlStore::from_pool`], or through [`SqlOptions`] for
 /// a table prefix, a PostgreSQL schema, or to skip migrations on connect.
 #[derive(Clone)]
 pub struct SqlStore {
-    backend: Arc<dyn Backend>,
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// What a store is made of: the database, its statements and its tables.
+pub(crate) struct Inner {
+    pub engine: Box<dyn Engine>,
+    pub queries: Queries,
+    pub tables: Tables,
 }
 
 impl std::fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqlStore")
-            .field("pool", &self.backend.pool())
+            .field("pool", &self.inner.engine.pool())
+            .field("jobs", &self.inner.tables.jobs)
             .finish()
     }
 }
 
 impl SqlStore {
-    /// Opens a store on a `postgres://…` or `sqlite://path?mode=rwc` URL with default options.
+    /// Opens a store on a URL with default options: `postgres://…`, `sqlite://path?mode=rwc`
+    /// (or `sqlite::memory:`), `mysql://…` or `mariadb://…`.
     pub async fn connect(url: &str) -> Result<Self> {
         Self::connect_with(url, SqlOptions::default()).await
     }
@@ -83,195 +90,258 @@ impl SqlStore {
     pub async fn connect_with(url: &str, options: SqlOptions) -> Result<Self> {
         options.validate()?;
         let scheme = url.split(':').next().unwrap_or_default();
-        match scheme {
-            #[cfg(feature = "postgres")]
-            "postgres" | "postgresql" => {
-                let backend = crate::postgres::PgBackend::connect(url, &options).await?;
-                Self::open(Arc::new(backend), &options).await
-            }
-            #[cfg(feature = "sqlite")]
-            "sqlite" => {
-                let backend = crate::sqlite::SqliteBackend::connect(url, &options).await?;
-                Self::open(Arc::new(backend), &options).await
-            }
-            #[cfg(not(feature = "postgres"))]
-            "postgres" | "postgresql" => Err(Error::InvalidInput(
-                "remote-sql was built without the 'postgres' feature".to_owned(),
-            )),
-            #[cfg(not(feature = "sqlite"))]
-            "sqlite" => Err(Error::InvalidInput(
-                "remote-sql was built without the 'sqlite' feature".to_owned(),
-            )),
-            _ => Err(Error::InvalidInput(
-                "a SQL store URL starts with postgres://, postgresql:// or sqlite:".to_owned(),
-            )),
-        }
+        let pool: SqlPool =
+            match scheme {
+                #[cfg(feature = "postgres")]
+                "postgres" | "postgresql" => crate::postgres::connect(url, &options).await?.into(),
+                #[cfg(not(feature = "postgres"))]
+                "postgres" | "postgresql" => return Err(missing(scheme, "postgres")),
+                #[cfg(feature = "sqlite")]
+                "sqlite" => crate::sqlite::connect(url, &options).await?.into(),
+                #[cfg(not(feature = "sqlite"))]
+                "sqlite" => return Err(missing(scheme, "sqlite")),
+                #[cfg(feature = "mysql")]
+                "mysql" | "mariadb" => crate::mysql::connect(url, &options).await?.into(),
+                #[cfg(not(feature = "mysql"))]
+                "mysql" | "mariadb" => return Err(missing(scheme, "mysql")),
+                _ => return Err(Error::InvalidInput(
+                    "a SQL store URL starts with postgres://, postgresql://, sqlite:, mysql:// \
+                     or mariadb://"
+                        .to_owned(),
+                )),
+            };
+        Self::open(pool, &options).await
     }
 
     /// Opens a store on an existing pool with `options`.
     pub async fn from_pool_with(pool: SqlPool, options: SqlOptions) -> Result<Self> {
         options.validate()?;
-        let backend: Arc<dyn Backend> = match pool {
-            #[cfg(feature = "postgres")]
-            SqlPool::Postgres(pool) => {
-                Arc::new(crate::postgres::PgBackend::open(pool, &options).await?)
-            }
-            #[cfg(feature = "sqlite")]
-            SqlPool::Sqlite(pool) => Arc::new(crate::sqlite::SqliteBackend::open(pool, &options)),
-        };
-        Self::open(backend, &options).await
+        Self::open(pool, &options).await
     }
 
-    async fn open(backend: Arc<dyn Backend>, options: &SqlOptions) -> Result<Self> {
+    async fn open(pool: SqlPool, options: &SqlOptions) -> Result<Self> {
+        let engine: Box<dyn Engine> = match pool {
+            #[cfg(feature = "postgres")]
+            SqlPool::Postgres(pool) => Box::new(crate::postgres::engine(pool, options).await?),
+            #[cfg(feature = "sqlite")]
+            SqlPool::Sqlite(pool) => Box::new(Pooled::new(pool)),
+            #[cfg(feature = "mysql")]
+            SqlPool::MySql(pool) => Box::new(Pooled::new(pool)),
+        };
+        let tables = Tables::new(options, engine.dialect());
+        let queries = Queries::new(engine.dialect(), &tables)?;
+        let store = Self {
+            inner: Arc::new(Inner {
+                engine,
+                queries,
+                tables,
+            }),
+        };
         if options.run_migrations {
-            backend.migrate().await?;
+            store.migrate().await?;
         }
-        Ok(Self { backend })
+        Ok(store)
     }
 
     /// Brings the schema up to date: runs the embedded migrations not yet recorded, under a
     /// lock, so concurrent and repeated calls are safe.
     pub async fn migrate(&self) -> Result<()> {
-        self.backend.migrate().await
+        let inner = &self.inner;
+        migrate::run(inner.engine.as_ref(), &inner.queries, &inner.tables).await
     }
 
     /// The pool the store runs on (a clone sharing its connections).
     pub fn pool(&self) -> SqlPool {
-        self.backend.pool()
+        self.inner.engine.pool()
     }
 
     /// The database's plan for the claim of up to `limit` jobs named `names`, as text
     /// (`EXPLAIN` / `EXPLAIN QUERY PLAN`; nothing is claimed), to check the claim index is used.
+    /// On MySQL it is the plan of the claim's locking read.
     pub async fn explain_claim(&self, names: &[String], limit: usize) -> Result<String> {
-        self.backend.explain_claim(names, limit).await
+        let inner = &self.inner;
+        let dialect = inner.engine.dialect();
+        let claim = match dialect.claims {
+            Claims::Returning => Q::claim_jobs,
+            Claims::LockThenUpdate => Q::pick_jobs,
+        };
+        let statement = inner.queries.get(claim)?;
+        let now = chrono::Utc::now();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let args = [
+            ("now", Param::Time(now)),
+            ("lease_until", Param::Time(now)),
+            ("token", Param::Int(0)),
+            ("names", Param::Texts(names)),
+            ("limit", Param::Int(count(limit))),
+        ];
+        let sql = format!("{} {}", dialect.explain, statement.sql);
+        let rows = inner
+            .engine
+            .fetch(&sql, &statement.params(&args)?)
+            .await
+            .map_err(|e| Error::store("cannot explain the claim", e))?;
+        let lines = rows
+            .iter()
+            .map(|row| row.plan_line())
+            .collect::<Result<Vec<_>>>()?;
+        Ok(lines.join("\n"))
     }
 
-    /// The id that made an insert of `jobs` break a unique constraint: the first repeated
-    /// among them, or else the first stored already. Read only after such a refusal.
-    async fn duplicate_id(&self, jobs: &[Job]) -> Result<JobId> {
-        let mut seen = HashSet::with_capacity(jobs.len());
-        if let Some(job) = jobs.iter().find(|job| !seen.insert(&job.id)) {
-            return Ok(job.id.clone());
-        }
-        for job in jobs {
-            if self.backend.get_job(&job.id).await?.is_some() {
-                return Ok(job.id.clone());
-            }
-        }
-        Err(Error::store_msg(
-            "a unique constraint refused the jobs, yet none of their ids is stored",
-        ))
+    /// The SQL the store sends for the statement `name` (the stem of its query file, e.g.
+    /// `claim_jobs`, `record_outcome`), with this store's table names and the dialect's
+    /// placeholders; `None` when the dialect has no such statement. Its parameters are bound
+    /// in the order [`query_params`](Self::query_params) names them. For benchmarks and
+    /// diagnostics that issue the store's own statements.
+    pub fn query_text(&self, name: &str) -> Option<&str> {
+        self.inner.queries.named(name).map(|s| s.sql.as_str())
+    }
+
+    /// The parameter names of the statement `name` in bind order (a name may repeat where the
+    /// dialect's placeholders are positional); see [`query_text`](Self::query_text).
+    pub fn query_params(&self, name: &str) -> Option<&[String]> {
+        self.inner.queries.named(name).map(|s| s.binds.as_slice())
     }
 }
 
-/// True when a store error comes from a unique constraint of the database.
-fn unique_violation(error: &Error) -> bool {
+/// The error of a URL whose dialect was left out of the build.
+#[allow(dead_code)]
+fn missing(scheme: &str, feature: &str) -> Error {
+    Error::InvalidInput(format!(
+        "remote-sql was built without the '{feature}' feature, which {scheme}: URLs need"
+    ))
+}
+
+/// A count or limit as the databases take it.
+pub(crate) fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The database's error behind a store error, if any.
+fn database_error(error: &Error) -> Option<&dyn sqlx::error::DatabaseError> {
     std::error::Error::source(error)
         .and_then(|source| source.downcast_ref::<sqlx::Error>())
         .and_then(sqlx::Error::as_database_error)
-        .is_some_and(|database| database.is_unique_violation())
 }
 
-#[async_trait]
-impl JobStore for SqlStore {
-    async fn insert_jobs(&self, jobs: &[Job]) -> Result<()> {
-        match self.backend.insert_jobs(jobs).await {
-            Err(e) if unique_violation(&e) => Err(Error::JobExists(self.duplicate_id(jobs).await?)),
-            other => other,
-        }
+/// True when `error` is a deadlock or a serialization failure, which trying again resolves.
+fn deadlocked(error: &Error) -> bool {
+    database_error(error)
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "40001" || code == "40P01")
+}
+
+/// True when `error` is a concurrent change that trying again resolves: a unique index broken
+/// by an insert between a read and a write, a deadlock or a serialization failure.
+pub(crate) fn raced(error: &Error) -> bool {
+    deadlocked(error) || database_error(error).is_some_and(|e| e.is_unique_violation())
+}
+
+/// A driver error of statement `q` as a store error.
+fn failed(q: Q) -> impl Fn(sqlx::Error) -> Error {
+    move |e| Error::store(format!("the statement {} failed", q.name()), e)
+}
+
+impl Inner {
+    /// Runs statement `q` on a pooled connection; its rows.
+    pub(crate) async fn rows(&self, q: Q, args: &[(&str, Param<'_>)]) -> Result<Vec<Row>> {
+        let (sql, params) = self.queries.prepare(q, args)?;
+        self.engine.fetch(sql, &params).await.map_err(failed(q))
     }
 
-    async fn claim_jobs(&self, claim: &Claim<'_>) -> Result<Vec<Job>> {
-        self.backend.claim_jobs(claim).await
+    /// Runs statement `q` on a pooled connection; the rows it changed.
+    pub(crate) async fn run(&self, q: Q, args: &[(&str, Param<'_>)]) -> Result<u64> {
+        let (sql, params) = self.queries.prepare(q, args)?;
+        self.engine.execute(sql, &params).await.map_err(failed(q))
     }
 
-    async fn complete_job(
-        &self,
-        id: &JobId,
-        token: LeaseToken,
-        output: &Value,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        self.backend.complete_job(id, token, output, now).await
+    /// Runs statement `q` for the row with id `id`; its rows.
+    pub(crate) async fn rows_of(&self, q: Q, id: &str) -> Result<Vec<Row>> {
+        self.rows(q, &[("id", Param::Text(id))]).await
     }
 
-    async fn complete_jobs(&self, completions: &[Completion]) -> Result<Vec<bool>> {
-        self.backend.complete_jobs(completions).await
-    }
-
-    async fn fail_job(&self, id: &JobId, token: LeaseToken, failure: &Failure) -> Result<bool> {
-        self.backend.fail_job(id, token, failure).await
-    }
-
-    async fn renew_lease(
-        &self,
-        id: &JobId,
-        token: LeaseToken,
-        lease_until: DateTime<Utc>,
-    ) -> Result<bool> {
-        self.backend.renew_lease(id, token, lease_until).await
-    }
-
-    async fn expired_leases(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Job>> {
-        self.backend.expired_leases(now, limit).await
-    }
-
-    async fn cancel_job(&self, id: &JobId, now: DateTime<Utc>) -> Result<Option<JobStatus>> {
-        self.backend.cancel_job(id, now).await
-    }
-
-    async fn get_job(&self, id: &JobId) -> Result<Option<Job>> {
-        self.backend.get_job(id).await
-    }
-
-    async fn job_errors(&self, id: &JobId) -> Result<Option<Vec<ErrorRecord>>> {
-        self.backend.job_errors(id).await
-    }
-
-    async fn list_jobs(&self, query: &JobQuery) -> Result<Vec<Job>> {
-        self.backend.list_jobs(query).await
-    }
-
-    async fn count_jobs(&self) -> Result<StatusCounts> {
-        self.backend.count_jobs().await
-    }
-
-    async fn remove_jobs(&self, statuses: &[JobStatus]) -> Result<StatusCounts> {
-        self.backend.remove_jobs(statuses).await
-    }
-
-    fn wakeups(&self) -> Option<Arc<Notify>> {
-        self.backend.wakeups()
+    /// Opens a write transaction.
+    pub(crate) async fn begin(&self) -> Result<Tx<'_>> {
+        let session = self
+            .engine
+            .begin()
+            .await
+            .map_err(|e| Error::store("cannot begin a transaction", e))?;
+        Ok(Tx {
+            queries: &self.queries,
+            session,
+        })
     }
 }
 
+/// A write transaction running the store's statements; dropped uncommitted, it rolls back.
+pub(crate) struct Tx<'s> {
+    queries: &'s Queries,
+    session: Box<dyn Session + 's>,
+}
+
+impl<'s> Tx<'s> {
+    /// The store's statements in `session` (e.g. one on a connection the caller lends).
+    pub(crate) fn new(queries: &'s Queries, session: Box<dyn Session + 's>) -> Self {
+        Self { queries, session }
+    }
+
+    /// Runs statement `q`; its rows.
+    pub(crate) async fn rows(&mut self, q: Q, args: &[(&str, Param<'_>)]) -> Result<Vec<Row>> {
+        let (sql, params) = self.queries.prepare(q, args)?;
+        self.session.fetch(sql, &params).await.map_err(failed(q))
+    }
+
+    /// Runs statement `q`; the rows it changed.
+    pub(crate) async fn run(&mut self, q: Q, args: &[(&str, Param<'_>)]) -> Result<u64> {
+        let (sql, params) = self.queries.prepare(q, args)?;
+        self.session.execute(sql, &params).await.map_err(failed(q))
+    }
+
+    /// Commits.
+    pub(crate) async fn commit(self) -> Result<()> {
+        self.session
+            .commit()
+            .await
+            .map_err(|e| Error::store("cannot commit a transaction", e))
+    }
+
+    /// Rolls back now.
+    pub(crate) async fn rollback(self) -> Result<()> {
+        self.session
+            .rollback()
+            .await
+            .map_err(|e| Error::store("cannot roll back a transaction", e))
+    }
+}
+
+/// Where a change's statements run: each on a pooled connection of its own, or all in one
+/// transaction.
 #[async_trait]
-impl SchedulerStore for SqlStore {
-    async fn insert_item(&self, item: &SchedulerItem) -> Result<()> {
-        self.backend.insert_item(item).await
-    }
+pub(crate) trait Run: Send {
+    /// Runs statement `q`; its rows.
+    async fn rows(&mut self, q: Q, args: &[(&str, Param<'_>)]) -> Result<Vec<Row>>;
+}
 
-    async fn get_item(&self, id: &ItemId) -> Result<Option<SchedulerItem>> {
-        self.backend.get_item(id).await
+#[async_trait]
+impl Run for &Inner {
+    async fn rows(&mut self, q: Q, args: &[(&str, Param<'_>)]) -> Result<Vec<Row>> {
+        Inner::rows(self, q, args).await
     }
+}
 
-    async fn list_items(&self) -> Result<Vec<SchedulerItem>> {
-        self.backend.list_items().await
+#[async_trait]
+impl Run for Tx<'_> {
+    async fn rows(&mut self, q: Q, args: &[(&str, Param<'_>)]) -> Result<Vec<Row>> {
+        Tx::rows(self, q, args).await
     }
+}
 
-    async fn update_item(&self, item: &SchedulerItem) -> Result<bool> {
-        self.backend.update_item(item).await
-    }
-
-    async fn delete_item(&self, id: &ItemId) -> Result<bool> {
-        self.backend.delete_item(id).await
-    }
-
-    async fn due_items(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<SchedulerItem>> {
-        self.backend.due_items(now, limit).await
-    }
-
-    async fn take_item(&self, take: &Take) -> Result<bool> {
-        self.backend.take_item(take).await
-    }
+/// Arguments followed by more.
+pub(crate) fn with<'a>(
+    mut args: Args<'a>,
+    more: impl IntoIterator<Item = (&'static str, Param<'a>)>,
+) -> Args<'a> {
+    args.extend(more);
+    args
 }

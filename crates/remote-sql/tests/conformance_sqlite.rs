@@ -1,5 +1,10 @@
-//! The whole conformance suite on SQLite, each case on a database file of its own.
+//! The whole conformance suite on SQLite. Each case works on a database file of its own,
+//! removed after it; every handle a case opens is a store on a pool of its own on that file.
+//! SQLite has no channel to wake workers with: they poll.
 
 mod common;
 
-conformance_tests::conformance_suite!(common::sqlite_test_store);
+conformance_tests::conformance_suite!(
+    factory: common::SqlCase::new(common::Db::Sqlite),
+    capabilities: [durable],
+);

@@ -15,11 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{drop_schema, postgres_url, random_schema};
+use common::{postgres_url, Db, Space};
 use remote_core::{
     handler_fn, JobContext, JobError, JobFactory, JobId, JobStatus, Processor, WorkerConfig,
 };
-use remote_sql::SqlOptions;
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::{TcpListener, TcpStream};
@@ -79,15 +78,15 @@ async fn a_database_that_goes_away_and_comes_back_loses_and_repeats_nothing() {
     let direct = PgConnectOptions::from_str(&url).expect("test URL");
     let upstream = format!("{}:{}", direct.get_host(), direct.get_port());
     let proxy = Proxy::start(upstream).await;
-    let schema = random_schema();
+    let space = Space::new(Db::Postgres);
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(2))
         .connect_with(direct.clone().host("127.0.0.1").port(proxy.port))
         .await
         .expect("a pool through the proxy");
-    let store = SqlOptions::new()
-        .schema(schema.clone())
+    let store = space
+        .options()
         .from_pool(pool)
         .await
         .expect("store through the proxy");
@@ -116,7 +115,7 @@ async fn a_database_that_goes_away_and_comes_back_loses_and_repeats_nothing() {
                     }
                 }),
             )
-            .max_retries(100)
+            .max_attempts(100)
             .retry_delay(Duration::from_millis(100)),
         )
         .expect("register");
@@ -170,24 +169,17 @@ async fn a_database_that_goes_away_and_comes_back_loses_and_repeats_nothing() {
             "only lease recoveries fail an attempt: {errors:?}"
         );
         assert_eq!(
-            job.retry_counter as usize,
+            job.attempt as usize,
             errors.len() + 1,
             "one outcome per attempt"
         );
-        assert_eq!(job.output, Some(json!(job.retry_counter)));
-        for attempt in 1..=job.retry_counter {
+        assert_eq!(job.output, Some(json!(job.attempt)));
+        for attempt in 1..=job.attempt {
             assert!(
                 runs.get(&(id.clone(), attempt)).copied().unwrap_or(0) <= 1,
                 "attempt {attempt} of {id} ran twice"
             );
         }
     }
-
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&url)
-        .await
-        .expect("an admin connection to drop the test schema");
-    drop_schema(&admin, &schema).await;
-    admin.close().await;
+    space.clean_up().await;
 }

@@ -1,11 +1,17 @@
 //! The final checks of a run, as pure functions over what the store and the execution log hold.
 //!
 //! Words used below: an *attempt* is one claim of a job (attempt `n` is the claim that set
-//! `retry_counter = n`); an *execution* is one run of the handler, recorded by the handler
-//! itself as `(job, attempt, pid)` before it does anything else; an *outcome* is what the store
-//! kept for an attempt: an error record carrying its attempt number, or the completion (the
-//! output names the attempt and pid that produced it). A *recovery* is an error record saying
-//! "worker lost": the attempt's lease expired and another processor failed it (R8).
+//! `attempt = n`); an *execution* is one run of the handler, recorded by the handler itself as
+//! `(job, attempt, pid)` before it does anything else; an *outcome* is what the store kept for
+//! an attempt: an error record carrying its attempt number, or the completion (the output names
+//! the attempt and pid that produced it). A *recovery* is an error record saying "worker lost":
+//! the attempt's lease expired and another processor failed it (R8).
+//!
+//! A worker claims jobs ahead of its free slots and holds them (R24). A held job whose worker
+//! is killed is recovered like a running one, but its handler never ran: that recovery has no
+//! execution, adds no duplicate and is counted apart ("recovered before execution"). A held job
+//! handed back by a graceful stop was never an attempt (R23): its attempt number is claimed
+//! again, and executed once.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -72,6 +78,9 @@ pub struct JobFigures {
     /// Recovered attempts whose handler had started (it ran, then its worker died or its
     /// lease lapsed): the source of duplicates.
     pub recovered_after_execution: u64,
+    /// Recovered attempts whose handler never started: jobs claimed ahead and held, or
+    /// dispatched but not yet recorded, when their worker died. No duplicate comes of them.
+    pub recovered_before_execution: u64,
     /// Error records that are not recoveries (the torture handler does not fail by itself).
     pub other_failures: u64,
     /// Most attempts one job took.
@@ -93,7 +102,7 @@ impl JobFigures {
 
     /// The figures as aligned lines, violations first.
     pub fn report(&self) -> String {
-        let rows: [(&str, u64); 16] = [
+        let rows: [(&str, u64); 17] = [
             ("jobs enqueued", self.enqueued),
             ("jobs lost", self.lost),
             ("jobs not completed", self.not_completed),
@@ -117,6 +126,10 @@ impl JobFigures {
             ("recoveries (worker lost)", self.recoveries),
             ("jobs recovered", self.jobs_recovered),
             ("recovered after execution", self.recovered_after_execution),
+            (
+                "recovered before execution",
+                self.recovered_before_execution,
+            ),
             ("other failures", self.other_failures),
             ("most attempts of one job", u64::from(self.max_attempts)),
         ];
@@ -166,17 +179,19 @@ pub fn check_jobs(
         figures.duplicate_executions += executed.saturating_sub(1);
         figures.attempts_executed_twice +=
             attempts.values().filter(|pids| pids.len() > 1).count() as u64;
-        figures.max_attempts = figures.max_attempts.max(job.retry_counter);
+        figures.max_attempts = figures.max_attempts.max(job.attempt);
 
         let recoveries = ended.errors.iter().filter(|r| is_recovery(r)).count() as u64;
         figures.recoveries += recoveries;
         figures.jobs_recovered += u64::from(recoveries > 0);
         figures.other_failures += ended.errors.len() as u64 - recoveries;
-        figures.recovered_after_execution += ended
+        let after = ended
             .errors
             .iter()
             .filter(|r| is_recovery(r) && attempts.contains_key(&r.attempt))
             .count() as u64;
+        figures.recovered_after_execution += after;
+        figures.recovered_before_execution += recoveries - after;
         let allowed = 1 + ended.errors.len() as u64;
         figures.executions_beyond_allowed += executed.saturating_sub(allowed);
 
@@ -198,14 +213,14 @@ pub fn check_jobs(
                 .and_then(|p| u32::try_from(p).ok());
             match (attempt, pid) {
                 (Some(attempt), Some(pid))
-                    if attempt == job.retry_counter
+                    if attempt == job.attempt
                         && attempts.get(&attempt).is_some_and(|p| p.contains(&pid)) =>
                 {
                     *outcomes.entry(attempt).or_default() += 1;
                 }
                 _ => figures.completions_without_execution += 1,
             }
-            figures.no_outcome += (1..=job.retry_counter)
+            figures.no_outcome += (1..=job.attempt)
                 .filter(|n| !outcomes.contains_key(n))
                 .count() as u64;
         }
@@ -404,7 +419,7 @@ mod tests {
         let mut job = Job::queued("torture", json!({}), 100, Duration::ZERO, t(0));
         job.id = JobId::parse(id).expect("id");
         job.status = JobStatus::Completed;
-        job.retry_counter = attempt;
+        job.attempt = attempt;
         job.output = Some(json!({"attempt": attempt, "pid": pid}));
         let errors = errors
             .iter()
@@ -446,6 +461,34 @@ mod tests {
             (1, 1, 1)
         );
         assert_eq!(f.recovered_after_execution, 1);
+        assert_eq!(f.recovered_before_execution, 0);
+    }
+
+    #[test]
+    fn held_jobs_recovered_or_released_are_no_duplicates() {
+        // A: claimed ahead as attempt 1 by a worker killed before it started it; recovered,
+        // then run as attempt 2. B: claimed ahead as attempt 1, handed back by a graceful stop
+        // (attempt back to 0, no record), claimed again as attempt 1 and run.
+        let stored = HashMap::from([
+            (
+                A.to_string(),
+                completed(
+                    A,
+                    2,
+                    11,
+                    &[(1, "worker lost: the lease of attempt 1 expired")],
+                ),
+            ),
+            (B.to_string(), completed(B, 1, 12, &[])),
+        ]);
+        let runs = [run(A, 2, 11), run(B, 1, 12)];
+        let f = check_jobs(&[A.into(), B.into()], &stored, &runs);
+        assert_eq!(f.violations(), 0, "{f:?}");
+        assert_eq!((f.recoveries, f.duplicate_executions), (1, 0));
+        assert_eq!(
+            (f.recovered_after_execution, f.recovered_before_execution),
+            (0, 1)
+        );
     }
 
     #[test]

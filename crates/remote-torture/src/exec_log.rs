@@ -1,5 +1,5 @@
 //! The execution log: one row per handler run, written by the handler into the database of
-//! the store under test (table or collection `torture_exec`), so it survives the worker.
+//! the store under test (table, collection or hash `torture_exec`), so it survives the worker.
 //!
 //! Each row carries a random id chosen before the first write, and a retried write of the
 //! same row is ignored by the database, so a write retried after a lost connection never
@@ -12,24 +12,43 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use mongodb::bson::{doc, Document};
 use mongodb::{Client, Collection};
+use remote_cli::store::{StoreKind, StoreUrl};
+use remote_redis::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::Row;
 
 use crate::checks::Execution;
 
-/// Name of the table or collection holding executions.
+/// Name of the table, collection or Redis hash holding executions.
 pub const TABLE: &str = "torture_exec";
 
 /// Where executions are recorded.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum ExecLog {
     /// A PostgreSQL table.
     Postgres(PgPool),
     /// An SQLite table in the store's file.
     Sqlite(SqlitePool),
+    /// A MariaDB/MySQL table in the store's database.
+    MySql(MySqlPool),
     /// A MongoDB collection in the store's database.
     Mongo(Collection<Document>),
+    /// A Redis hash on the store's server: row id → `job_id attempt pid`.
+    Redis(ConnectionManager),
+}
+
+impl std::fmt::Debug for ExecLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Postgres(_) => "ExecLog::Postgres",
+            Self::Sqlite(_) => "ExecLog::Sqlite",
+            Self::MySql(_) => "ExecLog::MySql",
+            Self::Mongo(_) => "ExecLog::Mongo",
+            Self::Redis(_) => "ExecLog::Redis",
+        })
+    }
 }
 
 /// One execution about to be recorded.
@@ -59,17 +78,26 @@ pub fn sqlite_path(url: &str) -> Option<String> {
 impl ExecLog {
     /// Opens the log in the database a store URL names (the table is created by [`reset`](Self::reset)).
     pub async fn open(url: &str) -> Result<Self> {
-        let scheme = url.split(':').next().unwrap_or_default();
-        match scheme {
-            "postgres" | "postgresql" => {
+        let parsed = StoreUrl::parse(url).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        let driver_url = parsed.driver_url.as_str();
+        match parsed.kind {
+            StoreKind::Postgres => {
                 let pool = PgPoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(Duration::from_secs(5))
-                    .connect_lazy(url)
+                    .connect_lazy(driver_url)
                     .context("PostgreSQL URL")?;
                 Ok(Self::Postgres(pool))
             }
-            "sqlite" => {
+            StoreKind::MySql => {
+                let pool = MySqlPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_lazy(driver_url)
+                    .context("MySQL URL")?;
+                Ok(Self::MySql(pool))
+            }
+            StoreKind::Sqlite => {
                 let Some(path) = sqlite_path(url) else {
                     bail!("the torture test needs an SQLite file shared by processes, not {url}");
                 };
@@ -82,12 +110,27 @@ impl ExecLog {
                     .connect_lazy_with(options);
                 Ok(Self::Sqlite(pool))
             }
-            "mongodb" | "mongodb+srv" => {
-                let client = Client::with_uri_str(url).await.context("MongoDB URL")?;
-                let database = remote_cli::store::mongo_database(url);
+            StoreKind::Mongo => {
+                let client = Client::with_uri_str(driver_url)
+                    .await
+                    .context("MongoDB URL")?;
+                let database = remote_cli::store::mongo_database(driver_url);
                 Ok(Self::Mongo(client.database(&database).collection(TABLE)))
             }
-            _ => bail!("unsupported store URL for the torture test: {url}"),
+            StoreKind::Redis => {
+                let client = remote_redis::redis::Client::open(driver_url).context("Redis URL")?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(5)))
+                    .set_response_timeout(Some(Duration::from_secs(10)))
+                    .set_max_delay(Duration::from_secs(2));
+                let conn = ConnectionManager::new_with_config(client, config)
+                    .await
+                    .context("connecting to Redis")?;
+                Ok(Self::Redis(conn))
+            }
+            StoreKind::Memory => {
+                bail!("the torture test needs a store shared by processes, not {url}")
+            }
         }
     }
 
@@ -116,7 +159,25 @@ impl ExecLog {
                     .execute(pool)
                     .await?;
             }
+            Self::MySql(pool) => {
+                sqlx::query(&format!(
+                    "CREATE TABLE IF NOT EXISTS {TABLE} (id BIGINT PRIMARY KEY, \
+                     job_id VARCHAR(24) NOT NULL, attempt INTEGER NOT NULL, pid INTEGER NOT NULL, \
+                     started_at BIGINT NOT NULL) ENGINE = InnoDB"
+                ))
+                .execute(pool)
+                .await?;
+                sqlx::query(&format!("DELETE FROM {TABLE}"))
+                    .execute(pool)
+                    .await?;
+            }
             Self::Mongo(collection) => collection.drop().await?,
+            Self::Redis(conn) => {
+                let _: i64 = remote_redis::redis::cmd("DEL")
+                    .arg(TABLE)
+                    .query_async(&mut conn.clone())
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -149,6 +210,30 @@ impl ExecLog {
                 .bind(record.started_at.to_rfc3339())
                 .execute(pool)
                 .await?;
+            }
+            Self::MySql(pool) => {
+                sqlx::query(&format!(
+                    "INSERT IGNORE INTO {TABLE} (id, job_id, attempt, pid, started_at) \
+                     VALUES (?, ?, ?, ?, ?)"
+                ))
+                .bind(record.id)
+                .bind(&record.job_id)
+                .bind(i64::from(record.attempt))
+                .bind(i64::from(record.pid))
+                .bind(record.started_at.timestamp_millis())
+                .execute(pool)
+                .await?;
+            }
+            Self::Redis(conn) => {
+                let _: i64 = remote_redis::redis::cmd("HSETNX")
+                    .arg(TABLE)
+                    .arg(record.id)
+                    .arg(format!(
+                        "{} {} {}",
+                        record.job_id, record.attempt, record.pid
+                    ))
+                    .query_async(&mut conn.clone())
+                    .await?;
             }
             Self::Mongo(collection) => {
                 let row = doc! {
@@ -192,6 +277,39 @@ impl ExecLog {
                             job_id: r.try_get("job_id")?,
                             attempt: u32::try_from(r.try_get::<i64, _>("attempt")?)?,
                             pid: u32::try_from(r.try_get::<i64, _>("pid")?)?,
+                        })
+                    })
+                    .collect()
+            }
+            Self::MySql(pool) => {
+                let rows = sqlx::query(&select).fetch_all(pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(Execution {
+                            job_id: r.try_get("job_id")?,
+                            attempt: u32::try_from(r.try_get::<i32, _>("attempt")?)?,
+                            pid: u32::try_from(r.try_get::<i32, _>("pid")?)?,
+                        })
+                    })
+                    .collect()
+            }
+            Self::Redis(conn) => {
+                let rows: Vec<String> = remote_redis::redis::cmd("HVALS")
+                    .arg(TABLE)
+                    .query_async(&mut conn.clone())
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        let mut fields = row.split(' ');
+                        let mut next = || {
+                            fields
+                                .next()
+                                .ok_or_else(|| anyhow::anyhow!("malformed execution {row:?}"))
+                        };
+                        Ok(Execution {
+                            job_id: next()?.to_string(),
+                            attempt: next()?.parse()?,
+                            pid: next()?.parse()?,
                         })
                     })
                     .collect()

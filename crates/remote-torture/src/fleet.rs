@@ -15,6 +15,7 @@ use tokio::process::{Child, ChildStdin, Command};
 
 use crate::checks::Outage;
 
+#[derive(Debug)]
 struct Member {
     tag: u32,
     child: Child,
@@ -22,6 +23,7 @@ struct Member {
 }
 
 /// A set of child processes running one subcommand of this binary.
+#[derive(Debug)]
 pub struct Fleet {
     exe: PathBuf,
     args: Vec<String>,

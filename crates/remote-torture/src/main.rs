@@ -1,10 +1,11 @@
 //! `remote-torture`: crash tests of the remote job queue on a real store.
 //!
-//! `remote-torture jobs --store URL` enqueues jobs, runs worker processes, SIGKILLs a random
-//! one every few seconds and starts a replacement, optionally restarts the database once, and
-//! checks at the end that no job was lost or left unfinished and that every attempt had one
-//! outcome and one execution. `remote-torture scheduler --store URL` races scheduler processes
-//! over Delay and Cron items and checks one job per occurrence. See RELIABILITY.md.
+//! `remote-torture jobs --store URL` enqueues jobs, runs worker processes (multi workers that
+//! claim jobs ahead of their free slots), SIGKILLs a random one every few seconds and starts a
+//! replacement, optionally restarts the database once, and checks at the end that no job was
+//! lost or left unfinished and that every attempt had one outcome and one execution.
+//! `remote-torture scheduler --store URL` races scheduler processes over Delay and Cron items,
+//! optionally killing them, and checks one job per occurrence. See RELIABILITY.md.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -63,7 +64,8 @@ enum Command {
 
 #[derive(Args, Clone)]
 struct Common {
-    /// Store URL (postgres://, sqlite://FILE, mongodb://); the run wipes the store's tables there.
+    /// Store URL (postgres://, sqlite://FILE, mysql://, mongodb://, redis://); the run wipes
+    /// the store's tables, collections or keys there.
     #[arg(long)]
     store: String,
     /// Shell command that stops the database and starts it again, run once mid-run.
@@ -87,6 +89,9 @@ struct JobsArgs {
     /// Jobs each worker runs at once.
     #[arg(long, default_value_t = 8)]
     slots: usize,
+    /// Jobs each worker claims beyond its free slots and holds (default: as many as its slots).
+    #[arg(long)]
+    prefetch: Option<usize>,
     /// Mean pause between two kills (each between half and one and a half of it); 0 never kills.
     #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
     kill_every: Duration,
@@ -125,6 +130,8 @@ struct WorkerArgs {
     store: String,
     #[arg(long)]
     slots: usize,
+    #[arg(long)]
+    prefetch: usize,
     #[arg(long, value_parser = humantime::parse_duration)]
     lease: Duration,
     #[arg(long)]
@@ -203,10 +210,33 @@ async fn open_patiently(url: &str) -> Result<Stores> {
     }
 }
 
+/// Runs a read of the final checks, again while it fails, for up to a minute: a client whose
+/// connection the database restart cut reconnects on its first use after it.
+async fn patiently<T, E, F, Fut>(what: &str, mut read: F) -> Result<T>
+where
+    E: Into<anyhow::Error>,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, E>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match read().await.map_err(Into::into) {
+            Ok(value) => return Ok(value),
+            Err(e) if Instant::now() < deadline => {
+                println!("  {what} failed, retrying in {pause:?}: {e:#}");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e.context(what.to_string())),
+        }
+    }
+}
+
 /// The torture factory with the defaults every process agrees on.
 fn torture_factory(handler: impl remote_core::Handler) -> JobFactory {
     JobFactory::new(TORTURE_JOB, handler)
-        .max_retries(MAX_ATTEMPTS)
+        .max_attempts(MAX_ATTEMPTS)
         .retry_delay(Duration::from_millis(200))
 }
 
@@ -261,7 +291,11 @@ async fn worker(args: WorkerArgs) -> Result<()> {
         .lease(args.lease)
         .recover_interval(args.lease / 2)
         .grace(Duration::from_secs(2))
-        .worker(WorkerConfig::multi(args.slots).wait_time(Duration::from_millis(100)))
+        .worker(
+            WorkerConfig::multi(args.slots)
+                .prefetch(args.prefetch)
+                .wait_time(Duration::from_millis(100)),
+        )
         .build();
     processor.register(torture_factory(handler_fn(move |ctx: JobContext| {
         let log = log.clone();
@@ -327,12 +361,16 @@ fn secs(d: Duration) -> String {
 async fn jobs_run(args: JobsArgs) -> Result<bool> {
     let url = args.common.store.clone();
     let logs = log_dir(&args.common, "jobs")?;
+    let prefetch = args
+        .prefetch
+        .unwrap_or(WorkerConfig::multi(args.slots).prefetch);
     println!(
-        "remote-torture jobs on {}: {} jobs, {} workers x {} slots, lease {}, kill every ~{}, database restart: {}",
+        "remote-torture jobs on {}: {} jobs, {} workers x {} slots + {} prefetched, lease {}, kill every ~{}, database restart: {}",
         redact(&url),
         args.jobs,
         args.workers,
         args.slots,
+        prefetch,
         secs(args.lease),
         secs(args.kill_every),
         args.common.restart_db.as_deref().unwrap_or("none"),
@@ -371,6 +409,8 @@ async fn jobs_run(args: JobsArgs) -> Result<bool> {
             url.clone(),
             "--slots".into(),
             args.slots.to_string(),
+            "--prefetch".into(),
+            prefetch.to_string(),
             "--lease".into(),
             format!("{}ms", args.lease.as_millis()),
         ],
@@ -444,19 +484,17 @@ async fn jobs_run(args: JobsArgs) -> Result<bool> {
     };
     fleet.stop_all(Duration::from_secs(10)).await;
 
-    let jobs = processor
-        .list_jobs(&JobQuery {
-            job_name: Some(TORTURE_JOB.into()),
-            ..Default::default()
-        })
-        .await?;
+    let query = JobQuery {
+        job_name: Some(TORTURE_JOB.into()),
+        ..Default::default()
+    };
+    let jobs = patiently("reading the jobs", || processor.list_jobs(&query)).await?;
     let store = stores.jobs.clone();
     let ended: Vec<Result<(String, Ended)>> = futures::stream::iter(jobs)
         .map(|job| {
             let store = store.clone();
             async move {
-                let errors = store
-                    .job_errors(&job.id)
+                let errors = patiently("reading error records", || store.job_errors(&job.id))
                     .await?
                     .ok_or_else(|| anyhow!("job {} vanished while it was read", job.id))?;
                 Ok((job.id.to_string(), Ended { job, errors }))
@@ -466,7 +504,7 @@ async fn jobs_run(args: JobsArgs) -> Result<bool> {
         .collect()
         .await;
     let stored: HashMap<String, Ended> = ended.into_iter().collect::<Result<_>>()?;
-    let executions = exec_log.all().await?;
+    let executions = patiently("reading the execution log", || exec_log.all()).await?;
     let figures = check_jobs(&enqueued, &stored, &executions);
 
     println!("result of the jobs run on {}:", redact(&url));
@@ -524,9 +562,8 @@ fn planned_items() -> Vec<SchedulerItem> {
         .into_iter()
         .enumerate()
         .map(|(n, item)| {
-            let mut item = item.with_input(json!({ "item": n }));
-            item.retry_delay = Duration::from_secs(10);
-            item
+            let item = item.with_input(json!({ "item": n }));
+            item.with_lock_duration(Duration::from_secs(10))
         })
         .collect()
 }
@@ -604,13 +641,12 @@ async fn scheduler_run(args: SchedulerArgs) -> Result<bool> {
     };
     fleet.stop_all(Duration::from_secs(10)).await;
 
-    let jobs = processor
-        .list_jobs(&JobQuery {
-            job_name: Some(TICK_JOB.into()),
-            ..Default::default()
-        })
-        .await?;
-    let items = processor.scheduler_items().await?;
+    let query = JobQuery {
+        job_name: Some(TICK_JOB.into()),
+        ..Default::default()
+    };
+    let jobs = patiently("reading the jobs", || processor.list_jobs(&query)).await?;
+    let items = patiently("reading the items", || processor.scheduler_items()).await?;
     let mut fired: HashMap<String, Vec<chrono::DateTime<Utc>>> = HashMap::new();
     for job in &jobs {
         let n = job.input.get("item").and_then(|n| n.as_u64());

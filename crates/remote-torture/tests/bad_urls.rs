@@ -1,7 +1,8 @@
 //! R22: a store URL that is wrong is a typed error from connecting, never a panic or a hang,
-//! for every store and through the command line's store opener. (A PostgreSQL server that
-//! refuses connections is retried by the pool until its acquire timeout, 30 s by default;
-//! the command line bounds that with `--connect-timeout`.)
+//! for every store (PostgreSQL, SQLite, MariaDB/MySQL, MongoDB, Redis) and through the command
+//! line's store opener. (A PostgreSQL server that refuses connections is retried by the pool
+//! until its acquire timeout, 30 s by default; the command line bounds that with
+//! `--connect-timeout`.)
 
 use std::time::Duration;
 
@@ -72,12 +73,38 @@ async fn wrong_mongodb_urls_are_typed_errors() {
 }
 
 #[tokio::test]
+async fn wrong_redis_urls_and_prefixes_are_typed_errors() {
+    for (url, prefix) in [
+        ("redis://127.0.0.1:1/", "remote"),
+        ("redis://", "remote"),
+        ("not a url", "remote"),
+        ("redis://127.0.0.1:1/99999999999", "remote"),
+        ("redis://127.0.0.1:1/", "{bad}"),
+        ("redis://127.0.0.1:1/", ""),
+    ] {
+        let options = remote_redis::RedisOptions {
+            prefix: prefix.to_string(),
+            connection_timeout: Duration::from_secs(2),
+            ..remote_redis::RedisOptions::default()
+        };
+        match within(url, remote_redis::RedisStore::connect_with(url, options)).await {
+            Err(Error::Store { .. } | Error::InvalidInput(_)) => {}
+            Err(other) => panic!("{url:?} ({prefix:?}): unexpected error kind {other:?}"),
+            Ok(_) => panic!("{url:?} ({prefix:?}) opened a store"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn the_command_line_opener_reports_wrong_urls_with_exit_codes() {
     for (url, code) in [
-        ("redis://localhost", 2),
+        ("cassandra://localhost", 2),
         ("", 2),
+        ("redis://127.0.0.1:6379/?prefix=", 2),
         ("postgres://nobody@127.0.0.1:1/none", 4),
+        ("mysql://nobody@127.0.0.1:1/none", 4),
         ("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300", 4),
+        ("redis://127.0.0.1:1/", 4),
         ("sqlite:///proc/no/such/dir/x.db", 4),
     ] {
         let opened = remote_cli::store::open_within(url, Duration::from_secs(3));

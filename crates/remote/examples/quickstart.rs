@@ -1,4 +1,4 @@
-//! The seed's story on the in-memory store: echo, errors, retries, removal, a Delay and a Cron
+//! The story of m01.remote's doctests on the in-memory store: echo, errors, retries, removal, a Delay and a Cron
 //! item firing, and the simple and multi workers. Run with `cargo run --example quickstart`.
 
 use std::sync::{Arc, Mutex};
@@ -128,9 +128,9 @@ async fn main() -> Result<(), remote::Error> {
         let job = p.get_job(&fatal).await?;
         println!(
             "attempt {}: status {}, retry at {:?}",
-            job.retry_counter,
+            job.attempt,
             job.status,
-            job.retry_time.map(|t| t.to_rfc3339())
+            job.not_before.map(|t| t.to_rfc3339())
         );
         clock.advance(Duration::from_secs(10));
     }

@@ -1,10 +1,5 @@
-//! remote: a job queue and scheduler with pluggable storage.
-//!
-//! Register named job factories with a [`Processor`], add jobs (JSON input), run job workers
-//! (one job at a time, or many up to a bound) and a scheduler worker (Delay and Cron items),
-//! all sharing one store. Stores are chosen by cargo feature: `memory` (default), `postgres`,
-//! `sqlite`, `mongodb`. The behaviour every store keeps is SPEC.md (R1–R22).
-
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub use remote_core::*;
@@ -17,7 +12,16 @@ pub use remote_memory::MemoryStore;
 #[cfg(feature = "mongodb")]
 pub use remote_mongo::{mongodb, MongoConfig, MongoStore};
 
-/// The PostgreSQL / SQLite store, its options, pool type and the sqlx it runs on
-/// (features `postgres`, `sqlite`).
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+/// The PostgreSQL / SQLite / MariaDB store, its options, pool type and the sqlx it runs on
+/// (features `postgres`, `sqlite`, `mysql`).
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 pub use remote_sql::{sqlx, SqlOptions, SqlPool, SqlStore};
+
+/// The Redis store and its options (feature `redis`).
+#[cfg(feature = "redis")]
+pub use remote_redis::{RedisOptions, RedisStore};
+
+/// The code of the repository's README, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct RepositoryReadme;

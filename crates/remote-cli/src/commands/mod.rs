@@ -9,6 +9,7 @@ use remote_core::{FactoryInfo, Processor};
 use crate::store::Stores;
 
 /// What every operator command works with.
+#[derive(Debug)]
 pub struct Ctx {
     /// The opened store.
     pub stores: Stores,

@@ -78,8 +78,11 @@ async fn add(ctx: &Ctx, args: ScheduleAddArgs) -> CliResult {
     if let Some(first) = args.first {
         item = item.with_next_call_time(first);
     }
-    if let Some(delay) = args.retry_delay {
-        item = item.with_retry_delay(delay);
+    if let Some(lock) = args.lock_duration {
+        item = item.with_lock_duration(lock);
+    }
+    if let Some(misfire) = args.misfire {
+        item = item.with_misfire(misfire);
     }
     let processor = ctx.processor();
     let id = processor.add_scheduler_item(item).await?;
@@ -89,10 +92,11 @@ async fn add(ctx: &Ctx, args: ScheduleAddArgs) -> CliResult {
     } else {
         println!("{id}");
         eprintln!(
-            "{} → {} ({}); next call {}",
+            "{} → {} ({}, misfire {}); next call {}",
             rule(&stored.schedule),
             stored.job_name,
             if stored.active { "active" } else { "paused" },
+            stored.misfire,
             time(stored.next_call_time)
         );
         Ok(())
@@ -126,11 +130,12 @@ async fn show(ctx: &Ctx, id: &str) -> CliResult {
         if item.active { "active" } else { "paused" }
     );
     println!("next call   {} UTC", time(item.next_call_time));
-    println!("locked to   {}", time(item.retry_time));
+    println!("locked to   {}", time(item.locked_until));
     println!(
         "lock time   {}",
-        humantime::format_duration(item.retry_delay)
+        humantime::format_duration(item.lock_duration)
     );
+    println!("misfire     {}", item.misfire);
     println!("input       {}", item.input);
     Ok(())
 }

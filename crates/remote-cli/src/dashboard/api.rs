@@ -7,16 +7,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use remote_core::{CancelOutcome, ItemId, JobId, JobQuery, JobStatus};
+use std::time::Duration;
+
+use remote_core::{CancelOutcome, ItemId, JobId, JobOptions, JobQuery, JobStatus, Unique};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{retry, ApiError, Dashboard, ListParams};
+use super::{retry, statuses_of, ApiError, Dashboard, ListParams};
+use crate::commands::jobs::{add_through, paused_json, pruning_json, Added};
 
 type ApiResult = Result<Response, ApiError>;
 
 /// The API's routes, relative to `/api`.
-pub fn router() -> Router<Dashboard> {
+pub(super) fn router() -> Router<Dashboard> {
     Router::new()
         .route("/", get(index))
         .route("/health", get(health))
@@ -26,6 +29,14 @@ pub fn router() -> Router<Dashboard> {
         .route("/jobs/{id}/errors", get(job_errors))
         .route("/jobs/{id}/cancel", post(cancel_job))
         .route("/jobs/{id}/retry", post(retry_job))
+        .route("/jobs/retry", post(retry_jobs))
+        .route("/jobs/bulk", post(super::bulk::api))
+        .route("/paused", get(paused))
+        .route("/names/{name}/pause", post(pause_name))
+        .route("/names/{name}/resume", post(resume_name))
+        .route("/pruning", get(pruning))
+        .route("/charts", get(charts))
+        .route("/prune", post(prune))
         .route("/schedule", get(items))
         .route("/schedule/{id}", get(item).delete(remove_item))
         .route("/schedule/{id}/pause", post(pause_item))
@@ -40,10 +51,14 @@ fn ok(value: Value) -> ApiResult {
 async fn index() -> ApiResult {
     ok(json!({"routes": [
         "GET /api/health", "GET /api/stats",
-        "GET /api/jobs?status=&name=&page=&per_page=&order=oldest",
-        "POST /api/jobs {job_name, input, at}", "DELETE /api/jobs?status=completed,error",
+        "GET /api/jobs?status=&name=&q=&from=&to=&page=&per_page=&order=oldest",
+        "POST /api/jobs/bulk {action: cancel|retry, ids}",
+        "POST /api/jobs {job_name, input, at, priority, timeout_ms, unique_key}", "DELETE /api/jobs?status=completed,error",
         "GET /api/jobs/{id}", "GET /api/jobs/{id}/errors",
         "POST /api/jobs/{id}/cancel", "POST /api/jobs/{id}/retry",
+        "POST /api/jobs/retry?status=error,cancelled&name=",
+        "GET /api/paused", "POST /api/names/{name}/pause", "POST /api/names/{name}/resume",
+        "GET /api/pruning", "POST /api/prune", "GET /api/charts?window=300|3600",
         "GET /api/schedule", "GET /api/schedule/{id}", "DELETE /api/schedule/{id}",
         "POST /api/schedule/{id}/pause", "POST /api/schedule/{id}/resume",
         "GET /api/workers", "GET /metrics"
@@ -52,23 +67,27 @@ async fn index() -> ApiResult {
 
 async fn health(State(d): State<Dashboard>) -> ApiResult {
     d.processor.count_jobs().await?;
-    ok(json!({"ok": true, "store": d.stores.display}))
+    ok(json!({"ok": true, "store": d.stores.describe()}))
 }
 
 async fn stats(State(d): State<Dashboard>) -> ApiResult {
     let counts = d.processor.count_jobs().await?;
     let total: u64 = counts.values().sum();
-    ok(json!({"counts": counts, "total": total}))
+    let paused = paused_json(&d.processor.paused_job_names().await?);
+    let pruning = pruning_json(&d.processor.maintenance_leaders().await?);
+    ok(json!({
+        "store": d.stores.describe(), "counts": counts, "total": total,
+        "paused": paused, "pruning": pruning,
+    }))
 }
 
 async fn list_jobs(State(d): State<Dashboard>, Query(params): Query<ListParams>) -> ApiResult {
     let request = params.request()?;
-    let mut jobs = d.processor.list_jobs(&request.query).await?;
-    let has_more = jobs.len() as u64 > request.per_page;
-    jobs.truncate(request.per_page as usize);
-    ok(
-        json!({"jobs": jobs, "page": request.page, "per_page": request.per_page, "has_more": has_more}),
-    )
+    let found = request.find(&d).await?;
+    ok(json!({
+        "jobs": found.jobs, "page": request.page, "per_page": request.per_page,
+        "has_more": found.has_more, "scanned": found.scanned, "truncated": found.truncated,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -79,20 +98,50 @@ struct NewJob {
     input: Option<Value>,
     #[serde(default)]
     at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    priority: Option<i16>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    unique_key: Option<String>,
 }
 
 async fn add_job(State(d): State<Dashboard>, body: Bytes) -> ApiResult {
     let new: NewJob = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            format!("body must be {{\"job_name\": …, \"input\": …, \"at\": RFC 3339}}: {e}"),
+            format!("body must be {{\"job_name\": …, \"input\": …, \"at\": RFC 3339, \"priority\": n, \"timeout_ms\": n, \"unique_key\": …}}: {e}"),
         )
     })?;
-    let id = match new.at {
-        Some(at) => d.processor.add_job_at(&new.job_name, new.input, at).await?,
-        None => d.processor.add_job(&new.job_name, new.input).await?,
-    };
-    Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
+    let mut options = JobOptions::new();
+    if let Some(at) = new.at {
+        options = options.not_before(at);
+    }
+    if let Some(priority) = new.priority {
+        options = options.priority(priority);
+    }
+    if let Some(ms) = new.timeout_ms {
+        if ms == 0 {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "timeout_ms must be at least 1",
+            ));
+        }
+        options = options.timeout(Duration::from_millis(ms));
+    }
+    if let Some(key) = new.unique_key {
+        options = options.unique(Unique::key(key));
+    }
+    match add_through(&d.processor, &new.job_name, new.input, options).await? {
+        Added::New(id) => Ok((
+            StatusCode::CREATED,
+            Json(json!({"id": id, "duplicate": false})),
+        )
+            .into_response()),
+        Added::Duplicate(id) => {
+            Ok((StatusCode::OK, Json(json!({"id": id, "duplicate": true}))).into_response())
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -101,14 +150,7 @@ struct RemoveParams {
 }
 
 async fn remove_jobs(State(d): State<Dashboard>, Query(params): Query<RemoveParams>) -> ApiResult {
-    let statuses = params
-        .status
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::parse::<JobStatus>)
-        .collect::<Result<Vec<_>, _>>()?;
+    let statuses = statuses_of(params.status.as_deref().unwrap_or_default())?;
     let removed = d.processor.remove_jobs(&statuses).await?;
     ok(json!({"removed": removed}))
 }
@@ -135,12 +177,56 @@ async fn cancel_job(State(d): State<Dashboard>, Path(id): Path<String>) -> ApiRe
 }
 
 async fn retry_job(State(d): State<Dashboard>, Path(id): Path<String>) -> ApiResult {
-    let new = retry(&d, &id).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"id": new, "retry_of": id})),
-    )
-        .into_response())
+    let (id, was) = retry(&d, &id).await?;
+    ok(json!({"id": id, "retried": true, "was": was}))
+}
+
+#[derive(Deserialize)]
+struct RetryParams {
+    status: Option<String>,
+    name: Option<String>,
+}
+
+async fn retry_jobs(State(d): State<Dashboard>, Query(params): Query<RetryParams>) -> ApiResult {
+    let statuses = statuses_of(params.status.as_deref().unwrap_or_default())?;
+    let name = params.name.filter(|n| !n.trim().is_empty());
+    let retried = d.processor.retry_jobs(&statuses, name.as_deref()).await?;
+    ok(json!({"retried": retried}))
+}
+
+async fn paused(State(d): State<Dashboard>) -> ApiResult {
+    ok(paused_json(&d.processor.paused_job_names().await?))
+}
+
+async fn pause_name(State(d): State<Dashboard>, Path(name): Path<String>) -> ApiResult {
+    d.processor.pause_job_name(&name).await?;
+    ok(json!({"name": name, "paused": true}))
+}
+
+async fn resume_name(State(d): State<Dashboard>, Path(name): Path<String>) -> ApiResult {
+    d.processor.resume_job_name(&name).await?;
+    ok(json!({"name": name, "paused": false}))
+}
+
+#[derive(Deserialize)]
+struct ChartParams {
+    window: Option<u64>,
+}
+
+async fn charts(State(d): State<Dashboard>, Query(params): Query<ChartParams>) -> ApiResult {
+    ok(super::charts::data(&d, params.window.unwrap_or(300)).await?)
+}
+
+async fn pruning(State(d): State<Dashboard>) -> ApiResult {
+    ok(super::pruning(&d).await?)
+}
+
+async fn prune(State(d): State<Dashboard>) -> ApiResult {
+    let mut pruned = d.processor.prune_finished_jobs().await?;
+    for status in JobStatus::REMOVABLE {
+        pruned.entry(status).or_insert(0);
+    }
+    ok(json!({"pruned": pruned}))
 }
 
 async fn items(State(d): State<Dashboard>) -> ApiResult {
@@ -190,7 +276,8 @@ async fn workers(State(d): State<Dashboard>) -> ApiResult {
             json!({
                 "name": format!("{}-worker", d.processor.name()),
                 "kind": format!("{:?}", w.kind).to_lowercase(),
-                "max_threads": w.max_threads,
+                "concurrency": w.concurrency,
+                "prefetch": w.prefetch,
                 "wait_time_ms": w.wait_time.as_millis() as u64,
             })
         });
@@ -211,6 +298,7 @@ async fn workers(State(d): State<Dashboard>) -> ApiResult {
             "job_kinds": kinds,
             "pulls": d.process.pulls,
             "running": d.processor.running_jobs(),
+            "store": d.stores.describe(),
         },
         "processing": processing,
     }))

@@ -9,10 +9,10 @@ use serde::Deserialize;
 use super::Dashboard;
 
 /// Name of the cookie that keeps a browser's token.
-pub const COOKIE: &str = "remote_token";
+pub(super) const COOKIE: &str = "remote_token";
 
 /// Compares two byte strings in time that depends only on their lengths.
-pub fn same_token(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn same_token(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -91,7 +91,7 @@ fn refuse(status: StatusCode, message: &str, api: bool) -> Response {
 
 /// Refuses cross-site state changes, and requests without the token when one is set; a valid
 /// `?token=` sets the cookie so a browser carries it from then on.
-pub async fn check(State(d): State<Dashboard>, request: Request, next: Next) -> Response {
+pub(super) async fn check(State(d): State<Dashboard>, request: Request, next: Next) -> Response {
     let api = request.uri().path().starts_with("/api");
     if cross_site(&request) {
         return refuse(StatusCode::FORBIDDEN, "cross-site request refused", api);

@@ -96,14 +96,26 @@ form.inline{display:inline}button{cursor:pointer}
 .notice{background:#ecfdf5;border:1px solid #a7f3d0;padding:.5em 1em}
 .problem{background:#fef2f2;border:1px solid #fecaca;padding:.5em 1em}
 .muted{color:#6b7280}
+form.search{display:flex;gap:.5em;flex-wrap:wrap;align-items:center;margin:.5em 0}
+.bulk{margin:.3em 0}.bulk button{margin-right:.4em}
 ";
 
-const SCRIPT: &str =
-    "setInterval(function(){var l=document.getElementById('live'),a=document.activeElement;\
-if(l&&l.checked&&!(a&&/^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName)))location.reload();},5000);";
+/// Every 5 s while "live" is ticked, no form field has focus and no job is selected: fetches
+/// the page again and swaps in its `data-live` parts (or all of `<main>` on pages without
+/// any), so the page stays current without reloading. Also the "select all" box of job lists.
+const SCRIPT: &str = r#"(function(){
+function busy(){var a=document.activeElement;return (a&&/^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName)&&a.id!=='live')||document.querySelector('input.sel:checked')}
+function refresh(){var l=document.getElementById('live');if(!l||!l.checked||busy())return;
+ fetch(location.href,{credentials:'same-origin'}).then(function(r){return r.ok?r.text():null}).then(function(t){if(!t||busy())return;
+  var doc=new DOMParser().parseFromString(t,'text/html'),parts=document.querySelectorAll('[data-live]');
+  if(parts.length){parts.forEach(function(p){var n=doc.getElementById(p.id);if(n)p.innerHTML=n.innerHTML})}
+  else{var m=doc.querySelector('main'),here=document.querySelector('main');if(m&&here)here.innerHTML=m.innerHTML}}).catch(function(){})}
+setInterval(refresh,5000);
+document.addEventListener('change',function(e){if(e.target&&e.target.id==='select-all'){document.querySelectorAll('input.sel').forEach(function(c){c.checked=e.target.checked})}});
+})();"#;
 
-/// A whole page: navigation, an optional notice, the body; reloads itself every 5 s while
-/// "live" is ticked and no form field has focus.
+/// A whole page: navigation, an optional notice, the body; its live parts refresh every 5 s
+/// while "live" is ticked (see `SCRIPT`), and the overview's charts every 2 s.
 pub fn page(title: &str, notice: Option<&str>, body: &str) -> String {
     let notice = notice
         .filter(|n| !n.is_empty())
@@ -112,12 +124,14 @@ pub fn page(title: &str, notice: Option<&str>, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-<title>{title} · remote</title><style>{STYLE}</style></head><body>\
+<title>{title} · remote</title><style>{STYLE}{chart_style}</style></head><body>\
 <header><a class=\"brand\" href=\"/\">remote</a><a href=\"/\">Overview</a><a href=\"/jobs\">Jobs</a>\
 <a href=\"/schedule\">Schedule</a><a href=\"/workers\">Workers</a><a href=\"/metrics\">Metrics</a>\
 <a href=\"/api\">API</a><label class=\"live\"><input type=\"checkbox\" id=\"live\" checked> live</label></header>\
-<main><h1>{title}</h1>{notice}{body}</main><script>{SCRIPT}</script></body></html>",
+<main><h1>{title}</h1>{notice}{body}</main><script>{SCRIPT}{chart_script}</script></body></html>",
         title = esc(title),
+        chart_style = super::charts::STYLE,
+        chart_script = super::charts::SCRIPT,
     )
 }
 

@@ -3,8 +3,11 @@
 
 mod api;
 mod auth;
+mod bulk;
+mod charts;
 pub mod html;
 mod pages;
+pub mod search;
 
 use std::sync::Arc;
 
@@ -36,7 +39,7 @@ pub struct ProcessInfo {
 }
 
 /// Everything the dashboard's handlers share.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Dashboard {
     /// The processor of this process (its factories, workers and store).
     pub processor: Processor,
@@ -101,6 +104,11 @@ pub fn router(dashboard: Dashboard) -> Router {
         .route("/jobs/{id}", get(pages::job))
         .route("/jobs/{id}/cancel", post(pages::cancel_job))
         .route("/jobs/{id}/retry", post(pages::retry_job))
+        .route("/jobs/retry", post(pages::retry_jobs))
+        .route("/jobs/bulk", post(bulk::form))
+        .route("/names/pause", post(pages::pause_name))
+        .route("/names/resume", post(pages::resume_name))
+        .route("/prune", post(pages::prune))
         .route("/schedule", get(pages::schedule))
         .route("/schedule/{id}/pause", post(pages::pause_item))
         .route("/schedule/{id}/resume", post(pages::resume_item))
@@ -230,13 +238,35 @@ pub struct ListParams {
     pub per_page: Option<String>,
     /// `oldest` for oldest first.
     pub order: Option<String>,
+    /// A job id, or text the input contains.
+    pub q: Option<String>,
+    /// Only jobs queued at or after this time.
+    pub from: Option<String>,
+    /// Only jobs queued before this time.
+    pub to: Option<String>,
 }
 
 /// A parsed job list request.
+#[derive(Debug)]
 pub struct ListRequest {
     query: JobQuery,
+    search: search::Search,
     page: u64,
     per_page: u64,
+}
+
+impl ListRequest {
+    /// The page of jobs it asks for.
+    async fn find(&self, d: &Dashboard) -> Result<search::Found, Error> {
+        search::find(
+            &d.processor,
+            &self.query,
+            &self.search,
+            (self.page - 1).saturating_mul(self.per_page),
+            self.per_page,
+        )
+        .await
+    }
 }
 
 fn number(text: Option<&str>, default: u64, what: &str) -> Result<u64, PageError> {
@@ -269,38 +299,61 @@ impl ListParams {
             statuses,
             job_name: self.name.clone().filter(|n| !n.trim().is_empty()),
             oldest_first: self.order.as_deref() == Some("oldest"),
-            offset: (page - 1).saturating_mul(per_page),
-            limit: Some(per_page + 1),
+            offset: 0,
+            limit: None,
         };
+        let search =
+            search::Search::parse(self.q.as_deref(), self.from.as_deref(), self.to.as_deref())
+                .map_err(|e| PageError::new(StatusCode::BAD_REQUEST, e))?;
         Ok(ListRequest {
             query,
+            search,
             page,
             per_page,
         })
     }
 }
 
-/// Adds a new job with the name, input, attempts and retry delay of an `error` or
-/// `cancelled` one (the dashboard's "retry"; the old job stays as it is).
-async fn retry(d: &Dashboard, id: &str) -> Result<remote_core::JobId, PageError> {
+/// Puts an `error` or `cancelled` job back in the queue (R30); its status before. A job in
+/// another status, or whose unique key another job holds, is a conflict.
+async fn retry(d: &Dashboard, id: &str) -> Result<(remote_core::JobId, JobStatus), PageError> {
     let id = remote_core::JobId::parse(id)?;
-    let job = d.processor.get_job(&id).await?;
-    if !matches!(job.status, JobStatus::Error | JobStatus::Cancelled) {
-        return Err(PageError::new(
+    match d.processor.retry_job(&id).await? {
+        remote_core::RetryOutcome::Retried { was } => Ok((id, was)),
+        remote_core::RetryOutcome::Unchanged(status) => Err(PageError::new(
             StatusCode::CONFLICT,
-            format!(
-                "job {id} is {}; only error and cancelled jobs can be retried",
-                job.status
-            ),
-        ));
+            if matches!(status, JobStatus::Error | JobStatus::Cancelled) {
+                format!("job {id} is {status} but another job holds its unique key; retry it when that one is done")
+            } else {
+                format!("job {id} is {status}; only error and cancelled jobs can be retried")
+            },
+        )),
     }
-    Ok(crate::commands::jobs::enqueue(
-        d.stores.jobs.as_ref(),
-        &job.job_name,
-        job.input,
-        job.max_retries,
-        job.retry_delay,
-        None,
-    )
-    .await?)
+}
+
+/// Statuses from a comma separated text (empty: none).
+fn statuses_of(text: &str) -> Result<Vec<JobStatus>, PageError> {
+    Ok(text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::parse::<JobStatus>)
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The processor's retention and pruning as JSON: `{"retention": {status: ms|null},
+/// "prune_interval_ms", "last": {holder, until, last_run, took_ms, removed}|null}`.
+async fn pruning(d: &Dashboard) -> Result<serde_json::Value, Error> {
+    let config = d.processor.config();
+    let leaders = d.processor.maintenance_leaders().await?;
+    let keep = |k: Option<std::time::Duration>| k.map(|k| k.as_millis() as u64);
+    Ok(json!({
+        "retention": {
+            "completed": keep(config.retention.completed),
+            "cancelled": keep(config.retention.cancelled),
+            "error": keep(config.retention.error),
+        },
+        "prune_interval_ms": config.prune_interval.as_millis() as u64,
+        "last": crate::commands::jobs::pruning_json(&leaders),
+    }))
 }

@@ -1,4 +1,4 @@
-//! The seed's list rule: one list of allowed values per calendar unit, evaluated in UTC.
+//! m01.remote's list rule: one list of allowed values per calendar unit, evaluated in UTC.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::cron::fields::{next_minute, span, DayRule, Fields};
 use crate::cron::CronError;
 
-/// The seed's list Cron: each list restricts one calendar unit; empty means "see the rules".
+/// The list Cron of m01.remote: each list restricts one calendar unit; empty means "see the rules".
 /// An empty list finer than the finest restricted unit means its lowest value, any other empty list means any value.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]

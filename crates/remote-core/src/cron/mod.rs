@@ -1,6 +1,6 @@
 //! Schedule math: when does a recurring job fire next.
 //!
-//! Two rule shapes share one field-by-field search engine: [`CronLists`], the seed's
+//! Two rule shapes share one field-by-field search engine: [`CronLists`], m01.remote's
 //! per-unit value lists evaluated in UTC, and [`Crontab`], a five-field crontab
 //! expression evaluated in an IANA time zone with Vixie-cron daylight-saving behaviour.
 

@@ -9,23 +9,23 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use conformance_tests::TestStore;
+use conformance_tests::{StoreFactory, TestStore};
 use remote_core::{
-    Claim, ErrorRecord, Failure, ItemId, Job, JobId, JobQuery, JobStatus, JobStore, LeaseToken,
-    Result, SchedulerItem, SchedulerStore, StatusCounts, Take,
+    AcquireLeader, CancelJob, ClaimItems, ClaimJobs, ErrorRecord, ExpiredLeases, InsertJobs,
+    Inserted, ItemId, Job, JobId, JobQuery, JobStatus, JobStore, Leader, Lease, Outcome,
+    PauseNames, PausedName, RemoveJobs, RenewLeases, Result, RetryJobs, SchedulerItem,
+    SchedulerStore, StatusCounts, Take,
 };
 use remote_mongo::mongodb::bson::doc;
 use remote_mongo::mongodb::{Client, Database};
 use remote_mongo::{MongoConfig, MongoStore};
-use serde_json::Value;
 use tokio::sync::{Notify, RwLock};
 
 /// The variable naming the test server.
-pub const URL_VARIABLE: &str = "REMOTE_TEST_MONGODB_URL";
+pub(crate) const URL_VARIABLE: &str = "REMOTE_TEST_MONGODB_URL";
 
 /// The URL of the MongoDB server the tests use.
-pub fn server_url() -> String {
+pub(crate) fn server_url() -> String {
     if let Ok(url) = std::env::var(URL_VARIABLE) {
         if !url.trim().is_empty() {
             return url;
@@ -47,7 +47,7 @@ pub fn server_url() -> String {
 }
 
 /// A new client of the test server (one per test: clients belong to the test's runtime).
-pub async fn client() -> Client {
+pub(crate) async fn client() -> Client {
     let url = server_url();
     Client::with_uri_str(&url)
         .await
@@ -55,12 +55,35 @@ pub async fn client() -> Client {
 }
 
 /// A database with a random name, empty.
-pub fn fresh_database(client: &Client) -> Database {
+pub(crate) fn fresh_database(client: &Client) -> Database {
     client.database(&format!("remote_test_{:016x}", rand::random::<u64>()))
 }
 
+/// Drops the database when the test ends, passed or failed.
+pub(crate) struct DropOnExit(pub Database);
+
+impl Drop for DropOnExit {
+    fn drop(&mut self) {
+        let name = self.0.name().to_owned();
+        let url = server_url();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                if let Ok(client) = Client::with_uri_str(&url).await {
+                    let _ = client.database(&name).drop().await;
+                }
+            });
+        })
+        .join()
+        .ok();
+    }
+}
+
 /// True when the server is SecantusDB (its `buildInfo` carries `secantusVersion`).
-pub async fn is_secantus(client: &Client) -> bool {
+pub(crate) async fn is_secantus(client: &Client) -> bool {
     client
         .database("admin")
         .run_command(doc! { "buildInfo": 1 })
@@ -69,23 +92,50 @@ pub async fn is_secantus(client: &Client) -> bool {
         .unwrap_or(false)
 }
 
-/// An isolated, empty store in a fresh database, dropped after the test.
-pub async fn test_store() -> TestStore {
-    let client = client().await;
-    let database = fresh_database(&client);
-    let store = MongoStore::open(database.clone(), MongoConfig::default())
-        .await
-        .unwrap_or_else(|e| panic!("opening a MongoStore on the test server: {e}"));
-    let store = if is_secantus(&client).await {
-        TestStore::new(CancelGate::new(store))
-    } else {
-        TestStore::new(store)
-    };
-    store.with_cleanup(async move {
-        if let Err(e) = database.drop().await {
-            eprintln!("could not drop test database {}: {e}", database.name());
+/// The data of one conformance case: a database of its own on the test server, and the gate
+/// its handles share on SecantusDB.
+pub(crate) struct MongoCase {
+    database: String,
+    gate: Arc<RwLock<()>>,
+}
+
+impl MongoCase {
+    /// Names a fresh database; nothing is opened yet.
+    pub(crate) fn new() -> Self {
+        Self {
+            database: format!("remote_test_{:016x}", rand::random::<u64>()),
+            gate: Arc::default(),
         }
-    })
+    }
+}
+
+impl Default for MongoCase {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StoreFactory for MongoCase {
+    /// A store on a client of its own, as another process would open it.
+    async fn open(&self) -> TestStore {
+        let client = client().await;
+        let store = MongoStore::open(client.database(&self.database), MongoConfig::default())
+            .await
+            .unwrap_or_else(|e| panic!("opening a MongoStore on the test server: {e}"));
+        if is_secantus(&client).await {
+            TestStore::new(CancelGate::new(store, self.gate.clone()))
+        } else {
+            TestStore::new(store)
+        }
+    }
+
+    /// Drops the case's database.
+    async fn cleanup(&self) {
+        let client = client().await;
+        if let Err(e) = client.database(&self.database).drop().await {
+            eprintln!("could not drop test database {}: {e}", self.database);
+        }
+    }
 }
 
 /// Test-server workaround, used on SecantusDB only.
@@ -94,65 +144,58 @@ pub async fn test_store() -> TestStore {
 /// 0.5.3 finds the document, then writes with the filter re-asserted, and returns the image it
 /// *found*: when a claim (`queued` → `processing`) or a retry (`processing` → `queued`) lands
 /// between the two steps, the cancel's filter still matches and it reports the stale status.
-/// This wrapper keeps cancels from overlapping claims and failures of the same store; every
-/// other call, and claims among themselves, still run concurrently on the server.
-pub struct CancelGate {
+/// This wrapper keeps cancels from overlapping the calls that change a job's status (claims,
+/// outcomes, rescues, releases, retries) through any handle of the same case; every other call, and
+/// those calls among themselves, still run concurrently on the server.
+pub(crate) struct CancelGate {
     store: MongoStore,
-    gate: RwLock<()>,
+    gate: Arc<RwLock<()>>,
 }
 
 impl CancelGate {
-    /// Wraps `store`.
-    pub fn new(store: MongoStore) -> Self {
-        Self {
-            store,
-            gate: RwLock::new(()),
-        }
+    /// Wraps `store`, sharing `gate` with the case's other handles.
+    pub(crate) fn new(store: MongoStore, gate: Arc<RwLock<()>>) -> Self {
+        Self { store, gate }
     }
 }
 
 #[async_trait]
 impl JobStore for CancelGate {
-    async fn insert_jobs(&self, jobs: &[Job]) -> Result<()> {
-        self.store.insert_jobs(jobs).await
+    async fn insert_jobs(&self, insert: &InsertJobs<'_>) -> Result<Vec<Inserted>> {
+        self.store.insert_jobs(insert).await
     }
 
-    async fn claim_jobs(&self, claim: &Claim<'_>) -> Result<Vec<Job>> {
+    async fn claim_jobs(&self, claim: &ClaimJobs<'_>) -> Result<Vec<Job>> {
         let _shared = self.gate.read().await;
         self.store.claim_jobs(claim).await
     }
 
-    async fn complete_job(
-        &self,
-        id: &JobId,
-        token: LeaseToken,
-        output: &Value,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        self.store.complete_job(id, token, output, now).await
-    }
-
-    async fn fail_job(&self, id: &JobId, token: LeaseToken, failure: &Failure) -> Result<bool> {
+    async fn record_outcomes(&self, outcomes: &[Outcome]) -> Result<Vec<bool>> {
         let _shared = self.gate.read().await;
-        self.store.fail_job(id, token, failure).await
+        self.store.record_outcomes(outcomes).await
     }
 
-    async fn renew_lease(
-        &self,
-        id: &JobId,
-        token: LeaseToken,
-        lease_until: DateTime<Utc>,
-    ) -> Result<bool> {
-        self.store.renew_lease(id, token, lease_until).await
+    async fn rescue_jobs(&self, outcomes: &[Outcome]) -> Result<Vec<bool>> {
+        let _shared = self.gate.read().await;
+        self.store.rescue_jobs(outcomes).await
     }
 
-    async fn expired_leases(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Job>> {
-        self.store.expired_leases(now, limit).await
+    async fn release_jobs(&self, leases: &[Lease]) -> Result<Vec<bool>> {
+        let _shared = self.gate.read().await;
+        self.store.release_jobs(leases).await
     }
 
-    async fn cancel_job(&self, id: &JobId, now: DateTime<Utc>) -> Result<Option<JobStatus>> {
+    async fn renew_leases(&self, renew: &RenewLeases<'_>) -> Result<Vec<bool>> {
+        self.store.renew_leases(renew).await
+    }
+
+    async fn expired_leases(&self, query: &ExpiredLeases) -> Result<Vec<Job>> {
+        self.store.expired_leases(query).await
+    }
+
+    async fn cancel_job(&self, cancel: &CancelJob<'_>) -> Result<Option<JobStatus>> {
         let _exclusive = self.gate.write().await;
-        self.store.cancel_job(id, now).await
+        self.store.cancel_job(cancel).await
     }
 
     async fn get_job(&self, id: &JobId) -> Result<Option<Job>> {
@@ -171,8 +214,29 @@ impl JobStore for CancelGate {
         self.store.count_jobs().await
     }
 
-    async fn remove_jobs(&self, statuses: &[JobStatus]) -> Result<StatusCounts> {
-        self.store.remove_jobs(statuses).await
+    async fn remove_jobs(&self, remove: &RemoveJobs<'_>) -> Result<StatusCounts> {
+        self.store.remove_jobs(remove).await
+    }
+
+    async fn retry_jobs(&self, retry: &RetryJobs<'_>) -> Result<StatusCounts> {
+        let _shared = self.gate.read().await;
+        self.store.retry_jobs(retry).await
+    }
+
+    async fn pause_names(&self, pause: &PauseNames<'_>) -> Result<()> {
+        self.store.pause_names(pause).await
+    }
+
+    async fn paused_names(&self) -> Result<Vec<PausedName>> {
+        self.store.paused_names().await
+    }
+
+    async fn acquire_leader(&self, acquire: &AcquireLeader<'_>) -> Result<bool> {
+        self.store.acquire_leader(acquire).await
+    }
+
+    async fn leaders(&self) -> Result<Vec<Leader>> {
+        self.store.leaders().await
     }
 
     fn wakeups(&self) -> Option<Arc<Notify>> {
@@ -202,12 +266,12 @@ impl SchedulerStore for CancelGate {
         self.store.delete_item(id).await
     }
 
-    async fn due_items(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<SchedulerItem>> {
-        self.store.due_items(now, limit).await
+    async fn claim_items(&self, claim: &ClaimItems) -> Result<Vec<SchedulerItem>> {
+        self.store.claim_items(claim).await
     }
 
-    async fn take_item(&self, take: &Take) -> Result<bool> {
-        self.store.take_item(take).await
+    async fn take_items(&self, takes: &[Take]) -> Result<Vec<bool>> {
+        self.store.take_items(takes).await
     }
 }
 
@@ -223,7 +287,7 @@ mod container {
     use testcontainers::{GenericImage, ImageExt};
 
     /// The URL of a `mongo` container started once per test binary (removed at exit).
-    pub fn url() -> String {
+    pub(super) fn url() -> String {
         static URL: OnceLock<String> = OnceLock::new();
         URL.get_or_init(|| {
             std::thread::spawn(start)
@@ -234,7 +298,7 @@ mod container {
     }
 
     fn start() -> String {
-        let container = GenericImage::new("mongo", "7.0")
+        let container = GenericImage::new("mongo", "8.0")
             .with_exposed_port(27017.tcp())
             .with_wait_for(WaitFor::message_on_stdout("Waiting for connections"))
             .with_cmd(["--replSet", "rs0", "--bind_ip_all"])

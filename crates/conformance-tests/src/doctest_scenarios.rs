@@ -1,6 +1,7 @@
-//! The seed's doctest story (`README.txt`, `worker.txt`) re-told against the store: the echo,
-//! error and fatal jobs, `remove_jobs`, the processor's start/stop logs and the simple and multi
-//! workers' completion orders.
+//! The reference cases from m01.remote's doctests (`README.txt`, `worker.txt`; listed in
+//! `docs/contract.md`) re-told against the store: the echo, error and fatal jobs,
+//! `remove_jobs`, the processor's start/stop logs and the simple and multi workers' completion
+//! orders.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,30 +10,30 @@ use remote_core::{CancelOutcome, Job, JobId, JobQuery, JobStatus, Processor, Wor
 use serde_json::{json, Value};
 
 use crate::support::{
-    gauged_sleep, seed_factories, unique_name, watch_logs, Gauge, Harness, TestStore,
+    gauged_sleep, reference_factories, unique_name, watch_logs, Gauge, Harness, TestStore,
 };
 
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __cases_seed {
+macro_rules! __cases_doctest_scenarios {
     ($make:expr) => {
-        $crate::__area!($make; seed {
-            r1_seed_echo_job_is_queued_without_result_then_cancelled,
-            r13_seed_fake_worker_completes_the_echo_job,
-            r3_seed_remote_exception_job_ends_in_error_with_one_record,
-            r3_seed_fatal_job_is_attempted_three_times,
-            r6_seed_remove_jobs_counts_each_status_and_keeps_the_queued_job,
-            r10_seed_processor_start_and_stop_are_logged_with_the_worker_name,
-            r10_seed_processor_is_named_root_by_default,
-            r11_seed_simple_worker_completes_jobs_in_the_order_added,
-            r12_seed_multi_worker_two_slots_finishes_3_4_2,
-            r12_seed_multi_worker_four_slots_finishes_3_1_2_4,
-            r12_seed_multi_worker_two_slots_finishes_1_2_3_4,
+        $crate::__area!($make; doctest_scenarios {
+            r1_echo_job_is_queued_without_result_then_cancelled,
+            r13_process_next_job_completes_the_echo_job,
+            r3_error_job_ends_in_error_with_one_record,
+            r3_fatal_job_is_attempted_three_times,
+            r6_remove_jobs_counts_each_status_and_keeps_the_queued_job,
+            r10_processor_start_and_stop_are_logged_with_the_worker_name,
+            r10_processor_is_named_root_by_default,
+            r11_simple_worker_completes_jobs_in_the_order_added,
+            r12_multi_worker_two_slots_finishes_3_4_2,
+            r12_multi_worker_four_slots_finishes_3_1_2_4,
+            r12_multi_worker_two_slots_finishes_1_2_3_4,
         });
     };
 }
 
-/// The statuses of all jobs, sorted like the seed's `sorted([job.status ...])`.
+/// The statuses of all jobs, sorted like the doctest's `sorted([job.status ...])`.
 async fn statuses(h: &Harness) -> Vec<JobStatus> {
     let mut all: Vec<JobStatus> =
         h.p.list_jobs(&JobQuery::default())
@@ -65,7 +66,7 @@ async fn readme_story(h: &Harness) -> [JobId; 4] {
     [id1, id2, id3, id4]
 }
 
-/// Adds seed `sleep`-style jobs (`[seconds, n]`) one clock second apart, so pull order is
+/// Adds `sleep`-style jobs (`[seconds, n]`) one clock second apart, so pull order is
 /// the order given.
 async fn add_sleep_jobs(h: &Harness, p: &Processor, name: &str, jobs: &[(f64, i64)]) -> Vec<JobId> {
     let mut ids = Vec::new();
@@ -76,18 +77,18 @@ async fn add_sleep_jobs(h: &Harness, p: &Processor, name: &str, jobs: &[(f64, i6
     ids
 }
 
-/// A processor with a unique name on the harness's store and clock, with the seed's factories
-/// logging into `h.log`.
-fn seed_processor(h: &Harness, prefix: &str) -> Processor {
+/// A processor with a unique name on the harness's store and clock, with the reference
+/// factories logging into `h.log`.
+fn reference_processor(h: &Harness, prefix: &str) -> Processor {
     let p = h.processor(&unique_name(prefix));
-    for factory in seed_factories(&h.log) {
+    for factory in reference_factories(&h.log) {
         p.register(factory).unwrap();
     }
     p
 }
 
 /// README: the echo job is queued with no result, and can be cancelled while queued.
-pub async fn r1_seed_echo_job_is_queued_without_result_then_cancelled(store: TestStore) {
+pub async fn r1_echo_job_is_queued_without_result_then_cancelled(store: TestStore) {
     let h = Harness::new(store);
     let id = h.p.add_job("echo", json!({"foo": "bar"})).await.unwrap();
     assert_eq!(statuses(&h).await, vec![JobStatus::Queued]);
@@ -108,7 +109,7 @@ pub async fn r1_seed_echo_job_is_queued_without_result_then_cancelled(store: Tes
 }
 
 /// README: the FakeWorker (`process_next_job`) completes the echo job; its result is the input.
-pub async fn r13_seed_fake_worker_completes_the_echo_job(store: TestStore) {
+pub async fn r13_process_next_job_completes_the_echo_job(store: TestStore) {
     let h = Harness::new(store);
     let id1 = h.p.add_job("echo", json!({"foo": "bar"})).await.unwrap();
     h.p.cancel_job(&id1).await.unwrap();
@@ -134,7 +135,7 @@ pub async fn r13_seed_fake_worker_completes_the_echo_job(store: TestStore) {
 
 /// README: the RemoteException job ends in `error` at once with one record saying
 /// "An error occurred.".
-pub async fn r3_seed_remote_exception_job_ends_in_error_with_one_record(store: TestStore) {
+pub async fn r3_error_job_ends_in_error_with_one_record(store: TestStore) {
     let h = Harness::new(store);
     let id = h.p.add_job("error", None).await.unwrap();
     h.advance(Duration::from_secs(2));
@@ -150,7 +151,7 @@ pub async fn r3_seed_remote_exception_job_ends_in_error_with_one_record(store: T
     assert_eq!(errors[0].attempt, 1);
     assert_eq!(errors[0].created, h.p.now());
     let job = h.p.get_job(&id).await.unwrap();
-    assert_eq!(job.retry_counter, 1);
+    assert_eq!(job.attempt, 1);
     assert_eq!(job.completed_at, Some(h.p.now()));
     assert_eq!(h.p.job_result(&id).await.unwrap(), None);
     assert!(
@@ -160,8 +161,8 @@ pub async fn r3_seed_remote_exception_job_ends_in_error_with_one_record(store: T
 }
 
 /// README: the fatal job is tried three times: counters 1, 2, 3; statuses queued, queued,
-/// error; 1, 2, 3 records. Time passes on the manual clock instead of editing `retry_time`.
-pub async fn r3_seed_fatal_job_is_attempted_three_times(store: TestStore) {
+/// error; 1, 2, 3 records. Time passes on the manual clock where the doctest edits `retryTime`.
+pub async fn r3_fatal_job_is_attempted_three_times(store: TestStore) {
     let h = Harness::new(store);
     let id = h.p.add_job("fatal", None).await.unwrap();
     let expected = [
@@ -175,7 +176,7 @@ pub async fn r3_seed_fatal_job_is_attempted_three_times(store: TestStore) {
             "attempt {attempt} is due"
         );
         let job = h.p.get_job(&id).await.unwrap();
-        assert_eq!(job.retry_counter, attempt);
+        assert_eq!(job.attempt, attempt);
         assert_eq!(job.status, status, "after attempt {attempt}");
         let errors = h.p.job_errors(&id).await.unwrap();
         assert_eq!(errors.len(), attempt as usize);
@@ -185,12 +186,12 @@ pub async fn r3_seed_fatal_job_is_attempted_three_times(store: TestStore) {
         );
         if status == JobStatus::Queued {
             assert_eq!(
-                job.retry_time,
+                job.not_before,
                 Some(h.p.now() + chrono::TimeDelta::seconds(10))
             );
             assert!(
                 !h.p.process_next_job().await.unwrap(),
-                "not due before retry_time"
+                "not due before not_before"
             );
             h.advance(Duration::from_secs(10));
         }
@@ -204,7 +205,7 @@ pub async fn r3_seed_fatal_job_is_attempted_three_times(store: TestStore) {
 
 /// README: `remove_jobs()` returns `{cancelled: 1, completed: 1, error: 2}`, leaves the queued
 /// job, which `pull_next_job` then claims; nothing else is due afterwards.
-pub async fn r6_seed_remove_jobs_counts_each_status_and_keeps_the_queued_job(store: TestStore) {
+pub async fn r6_remove_jobs_counts_each_status_and_keeps_the_queued_job(store: TestStore) {
     let h = Harness::new(store);
     let [_, _, _, fatal] = readme_story(&h).await;
     assert_eq!(h.status(&fatal).await, JobStatus::Error);
@@ -238,10 +239,10 @@ pub async fn r6_seed_remove_jobs_counts_each_status_and_keeps_the_queued_job(sto
 }
 
 /// README: a processor is not processing until started; start and stop are logged as
-/// "Processor '<name>-worker' started/stopped".
-pub async fn r10_seed_processor_start_and_stop_are_logged_with_the_worker_name(store: TestStore) {
+/// `Processor '<name>-worker' started` and `… stopped`.
+pub async fn r10_processor_start_and_stop_are_logged_with_the_worker_name(store: TestStore) {
     let h = Harness::new(store);
-    let p = seed_processor(&h, "seed-log");
+    let p = reference_processor(&h, "doctest-log");
     let lines = Arc::new(Mutex::new(Vec::new()));
     let _watch = watch_logs(
         format!("'{}-worker'", p.name()),
@@ -266,7 +267,7 @@ pub async fn r10_seed_processor_start_and_stop_are_logged_with_the_worker_name(s
 }
 
 /// README: the processor's default name is `root`, so its worker is `root-worker`.
-pub async fn r10_seed_processor_is_named_root_by_default(store: TestStore) {
+pub async fn r10_processor_is_named_root_by_default(store: TestStore) {
     let h = Harness::new(store);
     let p = Processor::builder_with(h.jobs.clone(), h.items.clone())
         .clock(h.clock.clone())
@@ -288,9 +289,9 @@ pub async fn r10_seed_processor_is_named_root_by_default(store: TestStore) {
 
 /// worker.txt SimpleJobWorker: job 1 processed by hand, then the started worker completes
 /// 2, 3, 4 in the order they were added, between its start and stop log lines.
-pub async fn r11_seed_simple_worker_completes_jobs_in_the_order_added(store: TestStore) {
+pub async fn r11_simple_worker_completes_jobs_in_the_order_added(store: TestStore) {
     let h = Harness::new(store);
-    let p = seed_processor(&h, "seed-simple");
+    let p = reference_processor(&h, "doctest-simple");
     p.set_worker(WorkerConfig::simple().wait_time(Duration::ZERO));
     let ids = add_sleep_jobs(&h, &p, "sleep", &[(0.04, 1), (0.1, 2), (0.0, 3), (0.08, 4)]).await;
     for id in &ids {
@@ -336,7 +337,7 @@ async fn multi_story(
     jobs: &[(f64, i64)],
     expected_after_hand: usize,
 ) -> (Vec<String>, usize) {
-    let p = h.processor(&unique_name("seed-multi"));
+    let p = h.processor(&unique_name("doctest-multi"));
     let gauge = Gauge::default();
     p.register(gauged_sleep("sleep", &h.log, &gauge)).unwrap();
     let ids = add_sleep_jobs(h, &p, "sleep", jobs).await;
@@ -381,7 +382,7 @@ async fn multi_story(
 
 /// worker.txt MultiJobWorker, 2 slots over (0.04,1) by hand then (1.0,2), (0,3), (0.2,4):
 /// finish order 3, 4, 2; never more than 2 running.
-pub async fn r12_seed_multi_worker_two_slots_finishes_3_4_2(store: TestStore) {
+pub async fn r12_multi_worker_two_slots_finishes_3_4_2(store: TestStore) {
     let h = Harness::new(store);
     let (done, max) = multi_story(&h, 2, true, &[(0.04, 1), (1.0, 2), (0.0, 3), (0.2, 4)], 3).await;
     assert_eq!(done, vec!["Job: 3", "Job: 4", "Job: 2"]);
@@ -391,7 +392,7 @@ pub async fn r12_seed_multi_worker_two_slots_finishes_3_4_2(store: TestStore) {
 
 /// worker.txt, 4 slots over (0.3,1), (0.4,2), (0.1,3), (0.5,4): all run at once, finish
 /// order 3, 1, 2, 4.
-pub async fn r12_seed_multi_worker_four_slots_finishes_3_1_2_4(store: TestStore) {
+pub async fn r12_multi_worker_four_slots_finishes_3_1_2_4(store: TestStore) {
     let h = Harness::new(store);
     let (done, max) = multi_story(&h, 4, false, &[(0.3, 1), (0.4, 2), (0.1, 3), (0.5, 4)], 4).await;
     assert_eq!(done, vec!["Job: 3", "Job: 1", "Job: 2", "Job: 4"]);
@@ -400,7 +401,7 @@ pub async fn r12_seed_multi_worker_four_slots_finishes_3_1_2_4(store: TestStore)
 
 /// worker.txt, 2 slots over (0.3,1), (0.4,2), (0.2,3), (0.5,4): job 3 waits for a slot, so
 /// the order is 1, 2, 3, 4 and never more than 2 run at once.
-pub async fn r12_seed_multi_worker_two_slots_finishes_1_2_3_4(store: TestStore) {
+pub async fn r12_multi_worker_two_slots_finishes_1_2_3_4(store: TestStore) {
     let h = Harness::new(store);
     let (done, max) = multi_story(&h, 2, false, &[(0.3, 1), (0.4, 2), (0.2, 3), (0.5, 4)], 4).await;
     assert_eq!(done, vec!["Job: 1", "Job: 2", "Job: 3", "Job: 4"]);

@@ -1,0 +1,325 @@
+//! The producer: claims jobs for one worker and hands each to an executor when a slot is free
+//! (R2, R11, R12, R24).
+//!
+//! It keeps a local buffer of claimed jobs, up to the worker's free slots plus its prefetch,
+//! and claims again when the buffer runs low, so that one round trip serves many jobs. A
+//! claim that came back short means the queue is drained for now: the next one waits for a
+//! wake-up or the worker's wait time. When few slots are free, a short fetch cooldown lets
+//! others free up so they are claimed together. It also runs the rescuer every
+//! `recover_interval`.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, warn};
+
+use crate::completer::{Completer, Pending};
+use crate::executor::execute;
+use crate::job::Job;
+use crate::outcome::outcome_of;
+use crate::rescuer::rescue_expired;
+use crate::shared::Shared;
+use crate::store::{Lease, OutcomeKind};
+
+/// Shortest pause of an idle worker, so that a zero wait time never spins.
+const MIN_WAIT: Duration = Duration::from_millis(10);
+/// Longest pause after repeated store errors.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Least time between two claims that would each fill only a few slots.
+const FETCH_COOLDOWN: Duration = Duration::from_millis(2);
+
+/// What a producer needs to know of its worker's settings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Settings {
+    /// Attempts run at once.
+    pub(crate) concurrency: usize,
+    /// Jobs claimed beyond the free slots.
+    pub(crate) prefetch: usize,
+    /// One job at a time in pull order: a retried job sends the buffer back (R11).
+    pub(crate) in_order: bool,
+    /// Pause when the queue is empty.
+    pub(crate) wait_time: Duration,
+}
+
+/// A claimed job waiting in the buffer, and the signal that drops it (cancel or lost lease).
+struct Waiting {
+    job: Job,
+    lease: Lease,
+    cancel: CancellationToken,
+}
+
+/// The claiming side of one job worker.
+pub(crate) struct Producer {
+    shared: Arc<Shared>,
+    settings: Settings,
+    completer: Completer,
+    slots: Arc<Semaphore>,
+    buffer: VecDeque<Waiting>,
+    /// Set by a simple worker's attempt that was retried: the jobs held behind it are given
+    /// back and claimed again, so the retried job keeps its place in pull order (R11).
+    reorder: Arc<AtomicBool>,
+}
+
+impl Producer {
+    pub(crate) fn new(shared: Arc<Shared>, settings: Settings, completer: Completer) -> Self {
+        let settings = Settings {
+            concurrency: settings.concurrency.max(1),
+            ..settings
+        };
+        Self {
+            shared,
+            slots: Arc::new(Semaphore::new(settings.concurrency)),
+            settings,
+            completer,
+            buffer: VecDeque::new(),
+            reorder: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Attempts running now.
+    pub(crate) fn running(&self) -> usize {
+        self.settings.concurrency - self.slots.available_permits()
+    }
+
+    /// Claims and dispatches until `stop`.
+    pub(crate) async fn run(&mut self, stop: &CancellationToken) {
+        let capacity = self.settings.concurrency + self.settings.prefetch;
+        let low_water = self.settings.prefetch / 2;
+        let store_wakeups = self.shared.jobs.wakeups();
+        let mut last_rescue: Option<Instant> = None;
+        let mut last_paused: Option<Instant> = None;
+        let mut last_claim: Option<Instant> = None;
+        let mut drained = false;
+        let mut backoff = MIN_WAIT;
+        while !stop.is_cancelled() {
+            if last_paused.is_none_or(|t| t.elapsed() >= self.settings.wait_time) {
+                last_paused = Some(Instant::now());
+                if let Err(e) = self.shared.refresh_paused().await {
+                    warn!(error = %e, "cannot read the paused job names");
+                }
+            }
+            if last_rescue.is_none_or(|t| t.elapsed() >= self.shared.config.recover_interval) {
+                last_rescue = Some(Instant::now());
+                if let Err(e) = rescue_expired(&self.shared).await {
+                    warn!(error = %e, "cannot recover expired leases");
+                }
+            }
+            if self.reorder.swap(false, Ordering::AcqRel) {
+                self.release_held().await;
+                drained = false;
+            }
+            let held = self.running() + self.buffer.len();
+            let want = capacity.saturating_sub(held);
+            if want > 0 && self.buffer.len() <= low_water && (!drained || self.buffer.is_empty()) {
+                let cooling = self.buffer.is_empty() && self.running() > 0 && want < capacity / 2;
+                if let Some(wait) = last_claim
+                    .filter(|_| cooling)
+                    .and_then(|t| FETCH_COOLDOWN.checked_sub(t.elapsed()))
+                {
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = stop.cancelled() => break,
+                    }
+                    continue;
+                }
+                last_claim = Some(Instant::now());
+                match self.shared.claim(want).await {
+                    Ok(jobs) => {
+                        backoff = MIN_WAIT;
+                        drained = jobs.len() < want;
+                        self.buffer_claimed(jobs);
+                    }
+                    Err(e) => {
+                        error!(error = %e, retry_in = ?backoff, "cannot claim jobs");
+                        tokio::select! {
+                            () = tokio::time::sleep(backoff) => {}
+                            () = stop.cancelled() => break,
+                        }
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        continue;
+                    }
+                }
+            }
+
+            if self.buffer.is_empty() {
+                if held >= capacity {
+                    tokio::select! {
+                        permit = self.slots.acquire() => drop(permit),
+                        () = stop.cancelled() => break,
+                    }
+                } else {
+                    self.idle(store_wakeups.as_deref(), stop).await;
+                    drained = false;
+                }
+                continue;
+            }
+
+            let wake = async {
+                if drained {
+                    wakeup(&self.shared, store_wakeups.as_deref()).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let permit = tokio::select! {
+                permit = self.slots.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                () = wake => {
+                    drained = false;
+                    continue;
+                }
+                () = stop.cancelled() => break,
+            };
+            if self.reorder.load(Ordering::Acquire) {
+                continue;
+            }
+            if let Some(waiting) = self.next_waiting() {
+                self.dispatch(waiting, permit);
+            }
+        }
+    }
+
+    /// Puts claimed jobs in the buffer, held by this processor; a job it holds already (run
+    /// by hand at the same time) is left to lease recovery.
+    fn buffer_claimed(&mut self, jobs: Vec<Job>) {
+        for job in jobs {
+            let Some(token) = job.lease_token else {
+                error!(job_id = %job.id, "the store returned a claimed job without a lease token");
+                continue;
+            };
+            let Some(cancel) = self.shared.hold(&job, false) else {
+                warn!(job_id = %job.id, "claimed a job this processor runs already");
+                continue;
+            };
+            let lease = Lease {
+                id: job.id.clone(),
+                token,
+            };
+            self.buffer.push_back(Waiting { job, lease, cancel });
+        }
+    }
+
+    /// The next buffered job to run, passing over those cancelled or whose lease was lost.
+    fn next_waiting(&mut self) -> Option<Waiting> {
+        while let Some(waiting) = self.buffer.pop_front() {
+            if !waiting.cancel.is_cancelled() {
+                return Some(waiting);
+            }
+            self.shared.unhold(&waiting.lease);
+        }
+        None
+    }
+
+    /// Waits for the worker's wait time, a job added here or elsewhere, or `stop`.
+    async fn idle(&self, store_wakeups: Option<&tokio::sync::Notify>, stop: &CancellationToken) {
+        tokio::select! {
+            () = wakeup(&self.shared, store_wakeups) => {}
+            () = tokio::time::sleep(self.settings.wait_time.max(MIN_WAIT)) => {}
+            () = stop.cancelled() => {}
+        }
+    }
+
+    /// Starts `waiting`'s attempt on an executor task holding `permit`.
+    fn dispatch(&mut self, waiting: Waiting, permit: OwnedSemaphorePermit) {
+        let shared = self.shared.clone();
+        let completer = self.completer.clone();
+        let reorder = self.settings.in_order.then(|| self.reorder.clone());
+        tokio::spawn(async move {
+            attempt(&shared, &completer, waiting, reorder.as_deref()).await;
+            drop(permit);
+        });
+    }
+
+    /// Hands every buffered job back to the queue as if never claimed (R23).
+    pub(crate) async fn release_held(&mut self) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        let waiting: Vec<Waiting> = self.buffer.drain(..).collect();
+        let leases: Vec<Lease> = waiting.iter().map(|w| w.lease.clone()).collect();
+        match self
+            .shared
+            .with_retries(|| self.shared.jobs.release_jobs(&leases))
+            .await
+        {
+            Ok(_) => {}
+            Err(e) => {
+                warn!(error = %e, jobs = leases.len(), "cannot release held jobs; they are left to lease recovery");
+            }
+        }
+        for lease in &leases {
+            self.shared.unhold(lease);
+        }
+        self.shared.job_added.notify_one();
+    }
+
+    /// Waits for every running attempt to end: each gives its slot back when it did.
+    pub(crate) async fn drain(&self) {
+        let all = u32::try_from(self.settings.concurrency).unwrap_or(u32::MAX);
+        let _ = self.slots.acquire_many(all).await;
+    }
+}
+
+/// Resolves when a job was added in this process, or another process where the store can tell.
+async fn wakeup(shared: &Shared, store_wakeups: Option<&tokio::sync::Notify>) {
+    match store_wakeups {
+        Some(notify) => tokio::select! {
+            () = shared.job_added.notified() => {}
+            () = notify.notified() => {}
+        },
+        None => shared.job_added.notified().await,
+    }
+}
+
+/// Runs one attempt and hands its outcome to the completer. A completion frees the slot at
+/// once; a failure keeps it until stored, so a retried job is back in the queue before a
+/// simple worker pulls again (R11) — and a simple worker then gives back what it holds.
+async fn attempt(
+    shared: &Shared,
+    completer: &Completer,
+    waiting: Waiting,
+    reorder: Option<&AtomicBool>,
+) {
+    let Waiting {
+        mut job,
+        lease,
+        cancel,
+    } = waiting;
+    shared.mark_running(&lease);
+    let ran = execute(shared, &mut job, cancel).await;
+    let outcome = outcome_of(&job, lease.token, ran.ended, ran.max_snoozes, shared.now());
+    let retried = matches!(outcome.kind, OutcomeKind::Retry { .. });
+    let completed = matches!(outcome.kind, OutcomeKind::Completed { .. });
+    if let OutcomeKind::Retry { record, .. } | OutcomeKind::Failed { record } = &outcome.kind {
+        warn!(job_id = %job.id, attempt = job.attempt, error = %record.message, "attempt failed");
+    }
+    let pending = Pending {
+        outcome,
+        job_name: job.job_name,
+        attempt: job.attempt,
+        run_time: ran.run_time,
+        reply: None,
+    };
+    if completed {
+        completer.send(pending).await;
+        shared.unhold(&lease);
+        return;
+    }
+    let stored = completer.store(pending).await;
+    shared.unhold(&lease);
+    match stored {
+        Ok(_) if retried => {
+            if let Some(reorder) = reorder {
+                reorder.store(true, Ordering::Release);
+            }
+        }
+        Ok(_) => {}
+        Err(e) => error!(job_id = %job.id, error = %e, "attempt outcome could not be stored"),
+    }
+}

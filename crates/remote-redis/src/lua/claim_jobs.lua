@@ -1,0 +1,54 @@
+-- ARGV: now, lease_until, token, limit, then the job names (distinct).
+-- Promotes the names' delayed jobs that are due, then takes up to `limit` jobs in pull order
+-- (priority, queued_at, id) by merging the heads of the names' ready sets. Returns each claimed job as stored.
+local now_ms = ARGV[1]
+local now = tonumber(now_ms)
+local lease_until, token, limit = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local names = {}
+for i = 5, #ARGV do names[#names + 1] = ARGV[i] end
+
+for _, name in ipairs(names) do
+  local due = redis.call('ZRANGEBYSCORE', delayed_key(name), '-inf', now_ms)
+  for _, id in ipairs(due) do
+    redis.call('ZREM', delayed_key(name), id)
+    local pull_key = redis.call('HGET', job_key(id), 'pull_key')
+    if pull_key then redis.call('ZADD', ready_key(name), 0, pull_key) end
+  end
+end
+
+local heads = {}
+local function head(i)
+  heads[i] = redis.call('ZRANGE', ready_key(names[i]), 0, 0)[1]
+end
+for i = 1, #names do head(i) end
+
+local claimed = {}
+while #claimed < limit do
+  local best
+  for i = 1, #names do
+    if heads[i] and (not best or before(heads[i], heads[best])) then best = i end
+  end
+  if not best then break end
+  local member, name = heads[best], names[best]
+  redis.call('ZREM', ready_key(name), member)
+  head(best)
+  local id = id_of(member)
+  local key = job_key(id)
+  local f = redis.call('HMGET', key, 'status', 'not_before', 'list_key', 'unique_key',
+    'unique_across')
+  if f[1] == 'queued' and f[3] then
+    if f[2] and tonumber(f[2]) > now then
+      -- promoted by a claim whose clock was ahead: back to waiting
+      redis.call('ZADD', delayed_key(name), f[2], id)
+    else
+      redis.call('HSET', key, 'status', 'processing', 'picked_at', now_ms,
+        'lease_until', lease_until, 'lease_token', token)
+      redis.call('HINCRBY', key, 'attempt', 1)
+      move(id, name, f[3], 'queued', 'processing')
+      redis.call('ZADD', LEASES, lease_until, id)
+      settle(id, f[4], f[5], 'queued', 'processing')
+      claimed[#claimed + 1] = redis.call('HGETALL', key)
+    end
+  end
+end
+return claimed

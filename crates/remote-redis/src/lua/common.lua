@@ -1,0 +1,142 @@
+-- Prelude of every script: the key layout under the hash-tagged base KEYS[1] ("{prefix}"), so
+-- that every key of one store lies in one cluster slot, and the index moves that every state
+-- change shares. The README's key table describes the same layout.
+local B = KEYS[1]
+local JOBS = B .. ':jobs'
+local NAMES = B .. ':names'
+local LEASES = B .. ':leases'
+local ITEMS = B .. ':items'
+local DUE = B .. ':due'
+local WAKE = B .. ':wake'
+local LAYOUT = B .. ':layout'
+local UNIQ = B .. ':uniq'
+local PAUSED = B .. ':paused'
+local LEADERS = B .. ':leaders'
+local function job_key(id) return B .. ':job:' .. id end
+local function errors_key(id) return B .. ':errors:' .. id end
+local function item_key(id) return B .. ':item:' .. id end
+local function ready_key(name) return B .. ':ready:' .. name end
+local function delayed_key(name) return B .. ':delayed:' .. name end
+local function name_key(name) return B .. ':name:' .. name end
+local function status_key(status) return B .. ':status:' .. status end
+local function by_key(status, name) return B .. ':by:' .. status .. ':' .. name end
+local function done_key(status) return B .. ':done:' .. status end
+local function done_name_key(status, name) return B .. ':done:' .. status .. ':' .. name end
+local function leader_key(name) return B .. ':leader:' .. name end
+
+local STATUSES = {'queued', 'processing', 'completed', 'cancelled', 'error'}
+local FINAL = {completed = true, cancelled = true, error = true}
+-- Each status's bit in a job's `unique_across`.
+local BITS = {queued = 1, processing = 2, completed = 4, cancelled = 8, error = 16}
+
+-- True when `a` sorts before `b` byte by byte, as sorted sets order their members (Lua's own
+-- string comparison follows the server's collation locale).
+local function before(a, b)
+  if a == b then return false end
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+-- The job id at the end of an ordering key (`<time>:<id>`, ids are 24 hex digits).
+local function id_of(member) return string.sub(member, -24) end
+
+-- Moves a job's status index entries from status `from` to status `to` (either may be nil);
+-- a final status also scores the job by `completed_at` (-inf when unset) for removals, among
+-- all jobs and among those of its name.
+local function move(id, name, list_key, from, to, completed_at)
+  if from then
+    redis.call('ZREM', status_key(from), list_key)
+    redis.call('ZREM', by_key(from, name), list_key)
+    if FINAL[from] then
+      redis.call('ZREM', done_key(from), id)
+      redis.call('ZREM', done_name_key(from, name), id)
+    end
+  end
+  if to then
+    redis.call('ZADD', status_key(to), 0, list_key)
+    redis.call('ZADD', by_key(to, name), 0, list_key)
+    if FINAL[to] then
+      redis.call('ZADD', done_key(to), completed_at or '-inf', id)
+      redis.call('ZADD', done_name_key(to, name), completed_at or '-inf', id)
+    end
+  end
+end
+
+-- True when a job whose `unique_across` bits are `across` (absent: queued and processing)
+-- holds its unique key in `status`.
+local function holds(across, status)
+  return status ~= nil and bit.band(tonumber(across) or 3, BITS[status] or 0) ~= 0
+end
+
+-- Keeps `{p}:uniq` in step with a job that went from status `from` (nil: new) to status `to`
+-- (nil: deleted): the job holds its unique key `unique_key` (nil: none) while its status is
+-- one of its `unique_across` (R27). It takes the key when it starts holding it, and gives it
+-- up when it stops, unless another job holds it by then; a change between two statuses that
+-- both hold it, or that both do not, costs nothing.
+local function settle(id, unique_key, across, from, to)
+  if not unique_key then return end
+  local held, holding = holds(across, from), holds(across, to)
+  if holding and not held then
+    redis.call('HSET', UNIQ, unique_key, id)
+  elseif held and not holding and redis.call('HGET', UNIQ, unique_key) == id then
+    redis.call('HDEL', UNIQ, unique_key)
+  end
+end
+
+-- Puts a queued job in line: in its name's delayed set until `not_before`, else in its name's
+-- ready set at its pull-order key.
+local function enqueue(id, name, pull_key, not_before)
+  if not_before then
+    redis.call('ZADD', delayed_key(name), not_before, id)
+  else
+    redis.call('ZADD', ready_key(name), 0, pull_key)
+  end
+end
+
+-- Takes a job out of line.
+local function dequeue(id, name, pull_key)
+  redis.call('ZREM', ready_key(name), pull_key)
+  redis.call('ZREM', delayed_key(name), id)
+end
+
+-- Clears a job's lease and its entry in the lease index.
+local function end_lease(key, id)
+  redis.call('HDEL', key, 'lease_until', 'lease_token')
+  redis.call('ZREM', LEASES, id)
+end
+
+-- Puts job `id` back in the queue with a fresh attempt budget (R30) when its status is in the
+-- set `statuses`, `wanted(name)` is true and no other job holds its unique key; returns the
+-- status it had, or nil when it was left as it is.
+local function requeue(id, statuses, wanted)
+  local key = job_key(id)
+  local f = redis.call('HMGET', key, 'status', 'job_name', 'list_key', 'pull_key', 'unique_key',
+    'unique_across')
+  local was, name = f[1], f[2]
+  if not (was and statuses[was] and name and f[3] and f[4] and wanted(name)) then return nil end
+  if f[5] and holds(f[6], 'queued') then
+    local holder = redis.call('HGET', UNIQ, f[5])
+    if holder and holder ~= id then return nil end
+  end
+  redis.call('HSET', key, 'status', 'queued', 'attempt', 0, 'snoozes', 0)
+  redis.call('HDEL', key, 'not_before', 'output', 'completed_at', 'picked_at')
+  end_lease(key, id)
+  dequeue(id, name, f[4])
+  move(id, name, f[3], was, 'queued')
+  enqueue(id, name, f[4], nil)
+  settle(id, f[5], f[6], was, 'queued')
+  return was
+end
+
+-- Indexes a scheduler item as due at `next_call_time` when it is active and has one.
+local function index_item(id, active, next_call_time)
+  if active == '1' and next_call_time then
+    redis.call('ZADD', DUE, next_call_time, id)
+  else
+    redis.call('ZREM', DUE, id)
+  end
+end
+

@@ -1,0 +1,3 @@
+-- A named lease as a bid finds it (R33), locked until the bid commits.
+SELECT holder, until FROM {leaders}
+WHERE name_key = UNHEX(SHA2(:name, 256)) AND name = :name FOR UPDATE

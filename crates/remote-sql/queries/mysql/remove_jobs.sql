@@ -1,0 +1,2 @@
+DELETE j FROM JSON_TABLE(:ids, '$[*]' COLUMNS (id CHAR(24) CHARACTER SET ascii COLLATE ascii_bin PATH '$')) AS l
+STRAIGHT_JOIN {jobs} AS j FORCE INDEX (PRIMARY) ON j.id = l.id

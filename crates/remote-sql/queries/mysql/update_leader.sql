@@ -1,0 +1,3 @@
+-- A named lease won or renewed (R33); a note not given keeps the stored one.
+UPDATE {leaders} SET holder = :holder, until = :until, note = COALESCE(:note, note)
+WHERE name_key = UNHEX(SHA2(:name, 256)) AND name = :name

@@ -1,0 +1,12 @@
+-- Hands claimed attempts back as if never claimed (R23), each fenced by its token; wakes the
+-- listeners once when any was released.
+WITH released AS (
+    UPDATE {jobs} AS j SET status = 'queued', attempt = greatest(j.attempt - 1, 0),
+        picked_at = CASE WHEN j.attempt > 1 THEN j.picked_at END,
+        lease_until = NULL, lease_token = NULL
+    FROM unnest(:id::text[], :token::bigint[]) AS l (id, token)
+    WHERE j.id = l.id AND j.status = 'processing' AND j.lease_token = l.token
+    RETURNING j.id
+)
+SELECT id FROM released
+UNION ALL SELECT NULL FROM (SELECT pg_notify('{channel}', '') FROM released LIMIT 1) AS woken

@@ -1,0 +1,1 @@
+DELETE FROM {errors} WHERE job_id = ANY(:ids::text[])

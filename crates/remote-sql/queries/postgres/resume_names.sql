@@ -1,0 +1,1 @@
+DELETE FROM {paused} WHERE name = ANY(:names::text[])

@@ -1,0 +1,1 @@
+SELECT status, count(*) AS n FROM {jobs} GROUP BY status

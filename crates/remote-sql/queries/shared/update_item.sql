@@ -1,0 +1,4 @@
+UPDATE {items} SET job_name = :job_name, input = :input, active = :active,
+    next_call_time = :next_call_time, locked_until = :locked_until,
+    lock_duration_ms = :lock_duration_ms, schedule = :schedule, misfire = :misfire
+WHERE id = :id

@@ -1,0 +1,1 @@
+DELETE FROM {paused} WHERE name IN (SELECT value FROM json_each(:names))

@@ -1,0 +1,149 @@
+//! Batched changes, each entry fenced on its own: one statement over arrays where the dialect
+//! has them, else one transaction running one statement per entry.
+
+use std::collections::{HashMap, HashSet};
+
+use remote_core::{Error, Result};
+
+use crate::dialect::Batches;
+use crate::engine::{Args, Param};
+use crate::queries::Q;
+use crate::store::Inner;
+
+/// A batch of changes, one entry per row.
+pub(crate) struct Batch<'a> {
+    /// The statement applying many entries at once over arrays of their values; it returns
+    /// the `id` of each row it changed.
+    pub all: Q,
+    /// The statement applying one entry.
+    pub each: Q,
+    /// A statement run after each applied entry that the flags name.
+    pub then: Option<(Q, Vec<bool>)>,
+    /// The row each entry changes.
+    pub keys: Vec<&'a str>,
+    /// Each entry's values.
+    pub entries: Vec<Args<'a>>,
+    /// Values shared by every entry.
+    pub shared: Args<'a>,
+    /// Whether an entry on a row that an earlier entry of the batch names is left out (adding
+    /// rows), rather than applied after it (changing rows).
+    pub first_only: bool,
+}
+
+impl Inner {
+    /// Applies a batch; whether each entry applied.
+    pub(crate) async fn apply(&self, batch: Batch<'_>) -> Result<Vec<bool>> {
+        if batch.entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.engine.dialect().batches {
+            Batches::OneStatement => self.apply_as_arrays(batch).await,
+            Batches::Transaction => self.apply_one_by_one(batch).await,
+        }
+    }
+
+    /// One statement per round, a round holding each row's next entry (one round, unless an
+    /// entry repeats a row), so that every entry on a row sees the row as the entries before
+    /// it left it.
+    async fn apply_as_arrays(&self, batch: Batch<'_>) -> Result<Vec<bool>> {
+        let Batch {
+            all,
+            keys,
+            entries,
+            shared,
+            first_only,
+            ..
+        } = batch;
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let rounds: Vec<usize> = keys
+            .iter()
+            .map(|key| {
+                let round = seen.entry(key).or_insert(0);
+                *round += 1;
+                if first_only {
+                    0
+                } else {
+                    *round - 1
+                }
+            })
+            .collect();
+        let mut entries: Vec<Option<Args>> = entries.into_iter().map(Some).collect();
+        let mut applied = vec![false; keys.len()];
+        for round in 0..=rounds.iter().copied().max().unwrap_or(0) {
+            let members: Vec<usize> = (0..keys.len()).filter(|&i| rounds[i] == round).collect();
+            let values = members.iter().filter_map(|&i| entries[i].take()).collect();
+            let mut args = columns(values)?;
+            args.extend(shared.iter().cloned());
+            let rows = self.rows(all, &args).await?;
+            // A NULL id is the row of a statement's wake-up (PostgreSQL's NOTIFY).
+            let changed = rows
+                .iter()
+                .filter_map(|r| r.text("id").transpose())
+                .collect::<Result<HashSet<String>>>()?;
+            let mut answered = HashSet::new();
+            for &i in &members {
+                applied[i] = changed.contains(keys[i]) && answered.insert(keys[i]);
+            }
+        }
+        Ok(applied)
+    }
+
+    /// One transaction, one statement per entry; rows are taken in key order (entries on one
+    /// row in batch order), so that concurrent batches lock rows in the same order.
+    async fn apply_one_by_one(&self, batch: Batch<'_>) -> Result<Vec<bool>> {
+        let Batch {
+            each,
+            then,
+            keys,
+            entries,
+            shared,
+            ..
+        } = batch;
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_by_key(|&i| keys[i]);
+        let mut entries: Vec<Option<Args>> = entries.into_iter().map(Some).collect();
+        let mut applied = vec![false; keys.len()];
+        let mut tx = self.begin().await?;
+        for i in order {
+            let mut args = entries[i].take().unwrap_or_default();
+            args.extend(shared.iter().cloned());
+            applied[i] = tx.run(each, &args).await? > 0;
+            if let Some((then, flags)) = &then {
+                if applied[i] && flags.get(i) == Some(&true) {
+                    tx.run(*then, &args).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(applied)
+    }
+}
+
+/// A batch's entries as one list parameter per name.
+pub(crate) fn columns(entries: Vec<Args<'_>>) -> Result<Args<'_>> {
+    let Some(first) = entries.first() else {
+        return Ok(Vec::new());
+    };
+    let names: Vec<&'static str> = first.iter().map(|(name, _)| *name).collect();
+    let mut lists: Vec<Vec<Param>> = names
+        .iter()
+        .map(|_| Vec::with_capacity(entries.len()))
+        .collect();
+    for entry in entries {
+        for (j, (name, value)) in entry.into_iter().enumerate() {
+            if names.get(j) != Some(&name) {
+                return Err(Error::store_msg(format!("batch entries differ at :{name}")));
+            }
+            lists[j].push(value);
+        }
+    }
+    names
+        .into_iter()
+        .zip(lists)
+        .map(|(name, values)| {
+            Param::list(values)
+                .map(|list| (name, list))
+                .ok_or_else(|| Error::store_msg(format!("no list of the values of :{name}")))
+        })
+        .collect()
+}
