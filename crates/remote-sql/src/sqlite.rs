@@ -56,8 +56,29 @@ pub(crate) async fn connect(url: &str, options: &SqlOptions) -> Result<SqlitePoo
         SqlitePoolOptions::new()
             .max_connections(options.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS))
     };
-    pool.acquire_timeout(options.busy_timeout.max(Duration::from_secs(30)))
-        .connect_with(connect)
-        .await
-        .map_err(|e| Error::store("cannot open the SQLite database", e))
+    let pool = pool.acquire_timeout(options.busy_timeout.max(Duration::from_secs(30)));
+    // Switching a new file to WAL needs the file to itself: a process opening it while another
+    // does the same (or migrates it) is refused with SQLITE_BUSY whatever the busy timeout, and
+    // finds WAL already set when it tries again.
+    let deadline = tokio::time::Instant::now() + options.busy_timeout;
+    loop {
+        match pool.clone().connect_with(connect.clone()).await {
+            Ok(pool) => return Ok(pool),
+            Err(e) if is_busy(&e) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(OPEN_RETRY).await;
+            }
+            Err(e) => return Err(Error::store("cannot open the SQLite database", e)),
+        }
+    }
+}
+
+/// Pause before opening a file again that another connection held locked.
+const OPEN_RETRY: Duration = Duration::from_millis(20);
+
+/// Whether `e` is SQLite's "database is locked" (`SQLITE_BUSY` and its extended codes).
+fn is_busy(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == 5)
 }

@@ -121,3 +121,59 @@ async fn a_missing_file_without_mode_rwc_is_a_store_error() {
     let refused = SqlStore::connect(&missing).await;
     assert!(matches!(refused, Err(ref e) if e.is_store()), "{refused:?}");
 }
+
+/// Set in a child process of the opening test: the new file it opens.
+const CHILD_OPEN: &str = "REMOTE_SQL_TEST_CHILD_OPEN";
+
+/// Processes started together on a file that does not exist yet (a worker and an operator
+/// command, say) all open it: the one switching it to WAL or migrating it holds it for a
+/// moment, and the others wait for it instead of failing with "database is locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_opening_a_new_file_at_once_all_open_it() {
+    if let Ok(url) = std::env::var(CHILD_OPEN) {
+        let store = SqlStore::connect(&url)
+            .await
+            .expect("the child opens the new file");
+        insert(&store, &[echo(i64::from(std::process::id()), 0)]).await;
+        return;
+    }
+    let exe = std::env::current_exe().expect("the test binary");
+    for round in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join(format!("new-{round}.db")).display()
+        );
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                std::process::Command::new(&exe)
+                    .args([
+                        "--exact",
+                        "processes_opening_a_new_file_at_once_all_open_it",
+                        "--test-threads=1",
+                    ])
+                    .env(CHILD_OPEN, &url)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("a child test process")
+            })
+            .collect();
+        let store = SqlStore::connect(&url)
+            .await
+            .expect("the parent opens the new file");
+        for child in children {
+            let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+                .await
+                .expect("waiting")
+                .expect("the child ran");
+            assert!(
+                out.status.success(),
+                "a child could not open the new file: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let counts = store.count_jobs().await.unwrap();
+        assert_eq!(counts.values().sum::<u64>(), 4, "one job from each child");
+    }
+}
