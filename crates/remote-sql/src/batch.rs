@@ -44,7 +44,7 @@ impl Inner {
 
     /// One statement per round, a round holding each row's next entry (one round, unless an
     /// entry repeats a row), so that every entry on a row sees the row as the entries before
-    /// it left it.
+    /// it left it; the arrays list the rows in key order.
     async fn apply_as_arrays(&self, batch: Batch<'_>) -> Result<Vec<bool>> {
         let Batch {
             all,
@@ -70,7 +70,10 @@ impl Inner {
         let mut entries: Vec<Option<Args>> = entries.into_iter().map(Some).collect();
         let mut applied = vec![false; keys.len()];
         for round in 0..=rounds.iter().copied().max().unwrap_or(0) {
-            let members: Vec<usize> = (0..keys.len()).filter(|&i| rounds[i] == round).collect();
+            // In key order, as `apply_one_by_one` takes its rows: concurrent batches naming the
+            // same rows in other orders then lock them in the same order and cannot deadlock.
+            let mut members: Vec<usize> = (0..keys.len()).filter(|&i| rounds[i] == round).collect();
+            members.sort_by_key(|&i| keys[i]);
             let values = members.iter().filter_map(|&i| entries[i].take()).collect();
             let mut args = columns(values)?;
             args.extend(shared.iter().cloned());
