@@ -13,10 +13,10 @@ use remote_core::{
     Lease, Outcome, PauseNames, PausedName, Processor, RemoveJobs, RenewLeases, Result, RetryJobs,
     StatusCounts, WorkerConfig,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::support::{gauged_sleep, unique_name, Gauge, Harness, TestStore};
+use crate::support::{flaky_job, gauged_sleep, unique_name, Gauge, Harness, TestStore};
 
 #[doc(hidden)]
 #[macro_export]
@@ -157,26 +157,7 @@ pub async fn r11_simple_worker_with_prefetch_runs_a_retried_job_before_the_jobs_
         "simple-retry-prefetch",
         WorkerConfig::simple().prefetch(3),
     );
-    let log = h.log.clone();
-    p.register(
-        JobFactory::new(
-            "flaky",
-            handler_fn(move |ctx: JobContext| {
-                let log = log.clone();
-                async move {
-                    let n = ctx.input["n"].as_u64().unwrap_or_default();
-                    log.lock().unwrap().push(format!("{n}.{}", ctx.attempt));
-                    if n == 1 && ctx.attempt == 1 {
-                        return Err(JobError::retryable("first attempt of job 1 fails"));
-                    }
-                    Ok(Value::Null)
-                }
-            }),
-        )
-        .max_attempts(3)
-        .retry_delay(Duration::ZERO),
-    )
-    .unwrap();
+    p.register(flaky_job(&h.log)).unwrap();
     let ids = add(&p, "flaky", 1..=4).await;
     p.start_processor();
     h.wait_for_log("five attempts", |l| l.len() == 5).await;

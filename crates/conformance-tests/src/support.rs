@@ -347,6 +347,28 @@ pub fn reference_factories(log: &Arc<Mutex<Vec<String>>>) -> Vec<JobFactory> {
     ]
 }
 
+/// The `flaky` job of the ordering cases: logs `n.attempt` for input `{"n": n}` and fails the
+/// first attempt of job 1 (retryable, no delay, three attempts in all).
+pub fn flaky_job(log: &Arc<Mutex<Vec<String>>>) -> JobFactory {
+    let log = log.clone();
+    JobFactory::new(
+        "flaky",
+        handler_fn(move |ctx: JobContext| {
+            let log = log.clone();
+            async move {
+                let n = ctx.input["n"].as_u64().unwrap_or_default();
+                push(&log, format!("{n}.{}", ctx.attempt));
+                if n == 1 && ctx.attempt == 1 {
+                    return Err(JobError::retryable("first attempt of job 1 fails"));
+                }
+                Ok(Value::Null)
+            }
+        }),
+    )
+    .max_attempts(3)
+    .retry_delay(Duration::ZERO)
+}
+
 // ---- log capture and concurrency gauge (workers, doctest scenarios and scheduler areas) ----
 
 /// Where [`watch_logs`] sends matching lines.

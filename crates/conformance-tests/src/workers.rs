@@ -12,7 +12,7 @@ use remote_core::{
 };
 use serde_json::{json, Value};
 
-use crate::support::{gauged_sleep, unique_name, watch_logs, Gauge, Harness, TestStore};
+use crate::support::{flaky_job, gauged_sleep, unique_name, watch_logs, Gauge, Harness, TestStore};
 
 #[doc(hidden)]
 #[macro_export]
@@ -474,26 +474,7 @@ pub async fn r11_simple_worker_runs_one_job_at_a_time_in_pull_order(store: TestS
 pub async fn r11_simple_worker_runs_a_retried_job_again_before_later_jobs(store: TestStore) {
     let h = Harness::new(store);
     let p = h.processor(&unique_name("simple-retry"));
-    let log = h.log.clone();
-    p.register(
-        JobFactory::new(
-            "flaky",
-            handler_fn(move |ctx: JobContext| {
-                let log = log.clone();
-                async move {
-                    let n = ctx.input["n"].as_u64().unwrap_or_default();
-                    log.lock().unwrap().push(format!("{n}.{}", ctx.attempt));
-                    if n == 1 && ctx.attempt == 1 {
-                        return Err(JobError::retryable("first attempt of job 1 fails"));
-                    }
-                    Ok(Value::Null)
-                }
-            }),
-        )
-        .max_attempts(3)
-        .retry_delay(Duration::ZERO),
-    )
-    .unwrap();
+    p.register(flaky_job(&h.log)).unwrap();
     for n in 1..=3 {
         p.add_job("flaky", json!({ "n": n })).await.unwrap();
     }
