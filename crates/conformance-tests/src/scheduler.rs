@@ -663,12 +663,10 @@ fn three_schedulers(h: &Harness) -> Vec<Processor> {
         .collect()
 }
 
-/// R15: three schedulers calling `fire_due_items` at once add exactly one job per item and
-/// occurrence, round after round.
-pub async fn r15_three_schedulers_firing_at_once_add_one_job_per_occurrence(store: TestStore) {
-    let h = Harness::new(store);
-    let schedulers = three_schedulers(&h);
-    for n in 0..4 {
+/// Adds `items` Delay items due at [`t0`], then for `rounds` rounds has every scheduler call
+/// `fire_due_items` at once and checks that each round adds exactly one job per item (R15).
+async fn fire_rounds_at_once(h: &Harness, schedulers: &[Processor], items: usize, rounds: usize) {
+    for n in 0..items {
         h.p.add_scheduler_item(
             SchedulerItem::delay("echo", 60)
                 .with_input(json!(n))
@@ -677,7 +675,6 @@ pub async fn r15_three_schedulers_firing_at_once_add_one_job_per_occurrence(stor
         .await
         .unwrap();
     }
-    let rounds = 12;
     for round in 0..rounds {
         let tasks: Vec<_> = schedulers
             .iter()
@@ -688,18 +685,26 @@ pub async fn r15_three_schedulers_firing_at_once_add_one_job_per_occurrence(stor
         for task in tasks {
             added += task.await.unwrap();
         }
-        assert_eq!(added, 4, "round {round}");
+        assert_eq!(added, items, "round {round}");
         h.advance(Duration::from_secs(60));
     }
-    let all = jobs(&h).await;
-    assert_eq!(all.len(), 4 * rounds);
-    for n in 0..4 {
+    let all = jobs(h).await;
+    assert_eq!(all.len(), items * rounds);
+    for n in 0..items {
         assert_eq!(
             all.iter().filter(|j| j.input == json!(n)).count(),
             rounds,
             "item {n}"
         );
     }
+}
+
+/// R15: three schedulers calling `fire_due_items` at once add exactly one job per item and
+/// occurrence, round after round.
+pub async fn r15_three_schedulers_firing_at_once_add_one_job_per_occurrence(store: TestStore) {
+    let h = Harness::new(store);
+    let schedulers = three_schedulers(&h);
+    fire_rounds_at_once(&h, &schedulers, 4, 12).await;
 }
 
 /// R15, R25: four schedulers on two handles on the same data (as two processes) calling
@@ -718,38 +723,7 @@ pub async fn r15_schedulers_on_two_handles_add_one_job_per_occurrence(store: Tes
             p
         })
         .collect();
-    for n in 0..6 {
-        h.p.add_scheduler_item(
-            SchedulerItem::delay("echo", 60)
-                .with_input(json!(n))
-                .with_next_call_time(t0()),
-        )
-        .await
-        .unwrap();
-    }
-    let rounds = 8;
-    for round in 0..rounds {
-        let tasks: Vec<_> = schedulers
-            .iter()
-            .cloned()
-            .map(|p| tokio::spawn(async move { p.fire_due_items().await.unwrap() }))
-            .collect();
-        let mut added = 0;
-        for task in tasks {
-            added += task.await.unwrap();
-        }
-        assert_eq!(added, 6, "round {round}");
-        h.advance(Duration::from_secs(60));
-    }
-    let all = jobs(&h).await;
-    assert_eq!(all.len(), 6 * rounds);
-    for n in 0..6 {
-        assert_eq!(
-            all.iter().filter(|j| j.input == json!(n)).count(),
-            rounds,
-            "item {n}"
-        );
-    }
+    fire_rounds_at_once(&h, &schedulers, 6, 8).await;
 }
 
 /// R15: three schedulers pulling at once take each item once per occurrence.
