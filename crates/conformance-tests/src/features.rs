@@ -1,5 +1,5 @@
-//! R26–R31, R33 through the processor: priorities, unique jobs, timeouts, snoozes, retrying
-//! dead jobs, paused job names and pruning of finished jobs.
+//! R26–R31, R33, R35 through the processor: priorities, unique jobs, timeouts, snoozes,
+//! retrying dead jobs, paused job names, pruning of finished jobs and trace contexts.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,7 +11,7 @@ use remote_core::{
 };
 use serde_json::{json, Value};
 
-use crate::support::{unique_name, Harness, TestStore};
+use crate::support::{flaky_job, unique_name, Harness, TestStore};
 
 #[doc(hidden)]
 #[macro_export]
@@ -33,6 +33,8 @@ macro_rules! __cases_features {
             r33_a_factorys_retention_overrides_the_processors,
             r33_a_worker_prunes_as_the_one_leader_and_notes_the_run,
             r33_two_processes_pruning_at_once_remove_each_job_once,
+            r35_a_job_keeps_its_trace_context_through_its_attempts,
+            r35_a_malformed_trace_context_is_refused_and_adds_nothing,
         });
     };
 }
@@ -582,4 +584,63 @@ pub async fn r33_two_processes_pruning_at_once_remove_each_job_once(store: TestS
     let total = ra.unwrap()[&JobStatus::Completed] + rb.unwrap()[&JobStatus::Completed];
     assert_eq!(total, 2_500);
     assert_eq!(a.count_jobs().await.unwrap()[&JobStatus::Completed], 0);
+}
+
+/// A well-formed `traceparent` for the R35 cases.
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// R35: a job added with a trace context keeps it through a failed attempt and the retry that
+/// completes it; a job added without one, outside any OpenTelemetry span, has none.
+pub async fn r35_a_job_keeps_its_trace_context_through_its_attempts(store: TestStore) {
+    let h = Harness::new(store);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    h.p.register(flaky_job(&log)).unwrap();
+    let traced =
+        h.p.add_job_with(
+            "flaky",
+            json!({"n": 1}),
+            JobOptions::new().trace_context(TRACEPARENT),
+        )
+        .await
+        .unwrap();
+    let plain = h.p.add_job("flaky", json!({"n": 2})).await.unwrap();
+    assert_eq!(
+        h.p.get_job(&traced).await.unwrap().trace_context.as_deref(),
+        Some(TRACEPARENT)
+    );
+    while h.p.process_next_job().await.unwrap() {}
+    h.advance(Duration::from_secs(3_600));
+    while h.p.process_next_job().await.unwrap() {}
+    let job = h.p.get_job(&traced).await.unwrap();
+    assert_eq!((job.status, job.attempt), (JobStatus::Completed, 2));
+    assert_eq!(job.trace_context.as_deref(), Some(TRACEPARENT));
+    assert_eq!(h.p.get_job(&plain).await.unwrap().trace_context, None);
+}
+
+/// R35 and R22: a trace context that is not a W3C `traceparent` makes adding the job
+/// `InvalidInput`, and nothing is stored.
+pub async fn r35_a_malformed_trace_context_is_refused_and_adds_nothing(store: TestStore) {
+    let h = Harness::new(store);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    h.p.register(flaky_job(&log)).unwrap();
+    for bad in [
+        "",
+        "traceparent",
+        &TRACEPARENT.to_uppercase(),
+        &format!("{TRACEPARENT}-"),
+    ] {
+        let added =
+            h.p.add_job_with("flaky", None, JobOptions::new().trace_context(bad))
+                .await;
+        assert!(
+            matches!(added, Err(remote_core::Error::InvalidInput(_))),
+            "{bad:?}: {added:?}"
+        );
+    }
+    assert!(h
+        .p
+        .list_jobs(&JobQuery::default())
+        .await
+        .unwrap()
+        .is_empty());
 }

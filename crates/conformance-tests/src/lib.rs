@@ -1,4 +1,4 @@
-//! conformance-tests: the behaviour contract of `remote` (`docs/contract.md`, rules R1–R34) as
+//! conformance-tests: the behaviour contract of `remote` (`docs/contract.md`, rules R1–R35) as
 //! tests that every store runs, your own included.
 //!
 //! One macro call in a store's test file, [`conformance_suite!`], expands to one `#[test]` per

@@ -92,18 +92,23 @@ pub fn init(default_level: &str, format: LogFormat, otlp: Option<&Otlp>) -> CliR
             .with_current_span(true)
             .with_span_list(true)
             .boxed(),
-    };
+    }
+    .with_filter(filter);
     #[cfg(feature = "otel")]
     {
+        // Spans reach the exporter at INFO whatever the log level, so that a command logging
+        // only warnings (`remote add`) still exports the span its job links to (R35).
         let (layer, pipeline) = match otlp {
             Some(otlp) => {
                 let (layer, pipeline) = otel::start(otlp)?;
-                (Some(layer), Some(pipeline))
+                (
+                    Some(layer.with_filter(tracing_subscriber::filter::LevelFilter::INFO)),
+                    Some(pipeline),
+                )
             }
             None => (None, None),
         };
         let _ = tracing_subscriber::registry()
-            .with(filter)
             .with(fmt)
             .with(layer)
             .try_init();
@@ -116,10 +121,7 @@ pub fn init(default_level: &str, format: LogFormat, otlp: Option<&Otlp>) -> CliR
                 "--otlp-endpoint needs the `otel` feature of remote-cli; this build has none",
             ));
         }
-        let _ = tracing_subscriber::registry()
-            .with(filter)
-            .with(fmt)
-            .try_init();
+        let _ = tracing_subscriber::registry().with(fmt).try_init();
         Ok(Guard::default())
     }
 }

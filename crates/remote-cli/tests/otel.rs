@@ -1,6 +1,7 @@
 //! OpenTelemetry end to end: `remote serve --otlp-endpoint` exports the span of an attempt and
 //! the attempt metrics to a tiny OTLP/HTTP receiver started here (JSON encoding), which checks
-//! a span named after the attempt carrying the job's id.
+//! a span named after the attempt carrying the job's id, and that an attempt's span links to
+//! the span that added its job in another process (R35).
 #![cfg(feature = "otel")]
 
 mod common;
@@ -10,7 +11,7 @@ use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{eventually, http_json, Background};
+use common::{eventually, exit, http_json, http_json_with, sqlite_store, Background};
 use serde_json::{json, Value};
 
 /// One request the receiver took: its path and JSON body.
@@ -181,5 +182,100 @@ fn an_attempt_span_and_the_metrics_reach_an_otlp_receiver() {
         metric_names.contains(&"remote_jobs_completed")
             && metric_names.contains(&"remote_job_run_seconds"),
         "metrics exported: {metric_names:?}"
+    );
+}
+
+/// The `(traceId, spanId)` a span's first link points to.
+fn first_link(span: &Value) -> Option<(String, String)> {
+    let link = span["links"].as_array()?.first()?;
+    Some((
+        link["traceId"].as_str()?.to_lowercase(),
+        link["spanId"].as_str()?.to_lowercase(),
+    ))
+}
+
+#[test]
+fn an_attempt_span_links_to_the_span_that_added_its_job() {
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const CALLER: &str = "00f067aa0ba902b7";
+    let (endpoint, exports) = receiver();
+    let (_dir, store) = sqlite_store();
+    let otlp = ["--otlp-endpoint", &endpoint, "--otlp-protocol", "http/json"];
+    let mut add = vec!["--json", "add", "echo", r#"{"from": "remote add"}"#];
+    add.extend(otlp);
+    let added = exit(&store, &add, 0).json();
+    let by_add = added["id"].as_str().expect("id").to_string();
+
+    let mut args = vec![
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--wait-time",
+        "100ms",
+        "--no-scheduler",
+    ];
+    args.extend(otlp);
+    let mut serve = Background::start(&store, &args);
+    let addr = serve.dashboard_addr();
+    let traceparent = format!("00-{TRACE}-{CALLER}-01");
+    let (status, posted) = http_json_with(
+        addr,
+        "POST",
+        "/api/jobs",
+        &[("traceparent", &traceparent)],
+        &json!({"job_name": "echo", "input": {"from": "the API"}}),
+    );
+    assert_eq!(status, 201, "{posted}");
+    let by_api = posted["id"].as_str().expect("id").to_string();
+    let (status, refused) = http_json_with(
+        addr,
+        "POST",
+        "/api/jobs",
+        &[("traceparent", "00-not-a-trace-01")],
+        &json!({"job_name": "echo"}),
+    );
+    assert_eq!(status, 400, "a malformed traceparent is refused: {refused}");
+    for id in [&by_add, &by_api] {
+        eventually(Duration::from_secs(30), "the job completed", || {
+            let (_, job) = http_json(addr, "GET", &format!("/api/jobs/{id}"), &Value::Null);
+            (job["job"]["status"] == "completed").then_some(())
+        });
+    }
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &serve.pid().to_string()])
+        .status();
+    assert!(stopped.is_ok_and(|s| s.success()));
+    serve.expect_exit(Duration::from_secs(30), 0);
+
+    let mut all = Vec::new();
+    while let Ok(export) = exports.recv_timeout(Duration::from_secs(5)) {
+        if export.path == "/v1/traces" {
+            all.extend(spans(&export.body));
+        }
+    }
+    let find = |name: &str, job: Option<&str>| {
+        all.iter()
+            .find(|s| {
+                s["name"] == name
+                    && job.is_none_or(|id| attribute(s, "job_id").as_deref() == Some(id))
+            })
+            .unwrap_or_else(|| panic!("no span {name} for {job:?} among {all:#?}"))
+    };
+    let add_span = find("add_job", None);
+    assert_eq!(attribute(add_span, "job_name").as_deref(), Some("echo"));
+    let add_ids = (
+        add_span["traceId"]
+            .as_str()
+            .expect("traceId")
+            .to_lowercase(),
+        add_span["spanId"].as_str().expect("spanId").to_lowercase(),
+    );
+    let attempt = find("attempt", Some(&by_add));
+    assert_eq!(first_link(attempt), Some(add_ids), "{attempt:#}");
+    let attempt = find("attempt", Some(&by_api));
+    assert_eq!(
+        first_link(attempt),
+        Some((TRACE.to_string(), CALLER.to_string())),
+        "{attempt:#}"
     );
 }

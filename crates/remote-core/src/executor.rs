@@ -18,6 +18,7 @@ use crate::handler::JobContext;
 use crate::job::Job;
 use crate::outcome::{Ended, Failure};
 use crate::shared::Shared;
+use crate::trace;
 
 /// What an attempt's run produced.
 pub(crate) struct Ran {
@@ -40,6 +41,7 @@ pub(crate) async fn execute(shared: &Shared, job: &mut Job, cancel: Cancellation
         attempt = job.attempt,
         outcome = tracing::field::Empty
     );
+    trace::link(&span, job.trace_context.as_deref());
     if shared.has_listeners() {
         let due = job.not_before.unwrap_or(job.queued_at).max(job.queued_at);
         shared.emit(AttemptEvent::Started {

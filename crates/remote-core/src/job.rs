@@ -61,6 +61,8 @@ pub struct Job {
     pub timeout: Option<Duration>,
     /// Times the job was snoozed (R29).
     pub snoozes: u32,
+    /// W3C `traceparent` of the span that added the job; each attempt's span links to it (R35).
+    pub trace_context: Option<String>,
 }
 
 impl Job {
@@ -92,6 +94,7 @@ impl Job {
             unique_across: StatusSet::LIVE,
             timeout: None,
             snoozes: 0,
+            trace_context: None,
         }
     }
 }
@@ -108,6 +111,8 @@ pub struct JobOptions {
     pub unique: Option<Unique>,
     /// The longest run of one attempt, instead of the factory's.
     pub timeout: Option<Duration>,
+    /// The W3C `traceparent` its attempts' spans link to, instead of the current span's (R35).
+    pub trace_context: Option<String>,
 }
 
 impl JobOptions {
@@ -137,6 +142,13 @@ impl JobOptions {
     /// Each attempt runs at most `timeout`.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Links its attempts' spans to the span a W3C `traceparent` names, e.g. one an HTTP
+    /// request came with (R35); a malformed one makes adding the job `Error::InvalidInput`.
+    pub fn trace_context(mut self, traceparent: impl Into<String>) -> Self {
+        self.trace_context = Some(traceparent.into());
         self
     }
 }

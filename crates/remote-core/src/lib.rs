@@ -35,6 +35,7 @@ pub mod scheduler_item;
 mod shared;
 pub mod status;
 pub mod store;
+mod trace;
 pub mod unique;
 pub mod worker;
 

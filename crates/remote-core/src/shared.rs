@@ -22,6 +22,7 @@ use crate::factory::JobFactory;
 use crate::id::{JobId, LeaseToken};
 use crate::job::{Job, JobOptions};
 use crate::store::{ClaimJobs, JobStore, Lease, SchedulerStore};
+use crate::trace;
 
 /// Events kept for a slow subscriber before it starts missing some.
 const EVENT_BUFFER: usize = 4096;
@@ -166,6 +167,10 @@ impl Shared {
         job.not_before = options.not_before.map(to_millis);
         job.priority = options.priority.unwrap_or(info.priority);
         job.timeout = options.timeout.or(info.timeout);
+        job.trace_context = match &options.trace_context {
+            Some(given) => trace::validate(given).map(|()| Some(given.clone()))?,
+            None => trace::current(),
+        };
         if let Some(unique) = options.unique.as_ref().or(info.unique.as_ref()) {
             job.unique_key = Some(unique.key_for(name, &job.input));
             job.unique_across = unique.across;

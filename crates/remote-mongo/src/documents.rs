@@ -72,6 +72,7 @@ pub(crate) fn job_document(job: &Job) -> Result<Document> {
         "unique_across": i32::from(job.unique_across.bits()),
         "timeout": job.timeout.map(millis),
         "snoozes": i64::from(job.snoozes),
+        "trace_context": job.trace_context.as_deref(),
         "errors": [],
     };
     if let Some(key) = held_key(job) {
@@ -111,6 +112,8 @@ pub(crate) fn job_from_document(doc: &Document) -> Result<Job> {
         unique_across: StatusSet::from_bits(f.int("unique_across")?),
         timeout: f.opt_duration("timeout")?,
         snoozes: f.int("snoozes")?,
+        // Documents written before trace contexts have no such field: none.
+        trace_context: f.opt_str("trace_context")?.map(str::to_owned),
     })
 }
 

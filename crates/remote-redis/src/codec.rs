@@ -108,6 +108,9 @@ pub(crate) fn job_fields(job: &Job) -> Result<Vec<(&'static str, Vec<u8>)>> {
     if let Some(timeout) = job.timeout {
         fields.push(("timeout", duration_millis(timeout).into_bytes()));
     }
+    if let Some(context) = &job.trace_context {
+        fields.push(("trace_context", context.clone().into_bytes()));
+    }
     Ok(fields)
 }
 
@@ -341,6 +344,7 @@ pub(crate) fn job(value: Value) -> Result<Option<Job>> {
             .map_or(StatusSet::LIVE, StatusSet::from_bits),
         timeout: f.optional_number("timeout")?.map(Duration::from_millis),
         snoozes: f.optional_number("snoozes")?.unwrap_or(0),
+        trace_context: f.text("trace_context")?.map(str::to_owned),
     }))
 }
 

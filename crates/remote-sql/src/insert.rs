@@ -76,6 +76,10 @@ fn job_args<'a>(job: &'a Job, texts: &'a JobTexts) -> Args<'a> {
         ),
         ("timeout_ms", Param::OptInt(job.timeout.map(millis))),
         ("snoozes", Param::Int(i64::from(job.snoozes))),
+        (
+            "trace_context",
+            Param::OptText(job.trace_context.as_deref()),
+        ),
     ]
 }
 

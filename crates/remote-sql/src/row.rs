@@ -98,6 +98,7 @@ pub(crate) fn job(row: &dyn Columns) -> Result<Job> {
             .map(|ms| duration(ms, "timeout_ms"))
             .transpose()?,
         snoozes: count(required(row.int("snoozes")?, "snoozes")?, "snoozes")?,
+        trace_context: row.text("trace_context")?,
     })
 }
 

@@ -64,8 +64,8 @@ pub async fn r1_new_jobs_are_stored_and_answered_true_in_order(store: TestStore)
     assert_eq!(all_jobs(&*store.jobs).await, expected);
 }
 
-/// R1 and Time: a job of each status, with every field set (times with milliseconds, a
-/// retry delay with milliseconds, a negative token, nested input and output), reads back
+/// R1, R35 and Time: a job of each status, with every field set (times with milliseconds, a
+/// retry delay with milliseconds, a negative token, nested input and output, a trace context), reads back
 /// exactly as inserted, through `get_job` and `list_jobs`.
 pub async fn r1_every_field_round_trips_to_the_millisecond(store: TestStore) {
     let base = t0() + ms(1234);
@@ -78,6 +78,7 @@ pub async fn r1_every_field_round_trips_to_the_millisecond(store: TestStore) {
         priority: -3 + n as i16,
         timeout: Some(Duration::from_millis(2_750)),
         snoozes: 4,
+        trace_context: Some(format!("00-{:032x}-{:016x}-01", 0xabc0 + n, 0xdef0 + n)),
         ..job(n, base + ms(n as i64 * 1_001))
     };
     let queued = Job {

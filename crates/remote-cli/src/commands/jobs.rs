@@ -13,6 +13,7 @@ use remote_core::{
     StatusSet, Unique,
 };
 use serde_json::{json, Value};
+use tracing::Instrument;
 
 use super::Ctx;
 use crate::cli::{AddArgs, JobsArgs, RemoveArgs, RetryArgs};
@@ -258,7 +259,9 @@ pub async fn add(ctx: &Ctx, args: AddArgs) -> CliResult {
     if let Some(unique) = unique_of(&args, defaults.unique.as_ref())? {
         options = options.unique(unique);
     }
-    let added = enqueue(&ctx.stores, &args.job, input, &defaults, options).await?;
+    let added = enqueue(&ctx.stores, &args.job, input, &defaults, options)
+        .instrument(tracing::info_span!("add_job", job_name = %args.job))
+        .await?;
     let id = added.id().clone();
     let duplicate = added.is_duplicate();
     if duplicate {

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -106,7 +106,8 @@ struct NewJob {
     unique_key: Option<String>,
 }
 
-async fn add_job(State(d): State<Dashboard>, body: Bytes) -> ApiResult {
+/// `POST /api/jobs`; a W3C `traceparent` header becomes the job's trace context (R35).
+async fn add_job(State(d): State<Dashboard>, headers: HeaderMap, body: Bytes) -> ApiResult {
     let new: NewJob = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -131,6 +132,12 @@ async fn add_job(State(d): State<Dashboard>, body: Bytes) -> ApiResult {
     }
     if let Some(key) = new.unique_key {
         options = options.unique(Unique::key(key));
+    }
+    if let Some(traceparent) = headers.get("traceparent") {
+        let text = traceparent.to_str().map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, "traceparent must be ASCII text")
+        })?;
+        options = options.trace_context(text);
     }
     match add_through(&d.processor, &new.job_name, new.input, options).await? {
         Added::New(id) => Ok((

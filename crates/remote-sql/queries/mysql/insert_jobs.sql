@@ -5,10 +5,10 @@
 -- strict mode, where an expression's value is refused.
 INSERT INTO {jobs} (id, job_name, input, status, output, attempt, max_attempts, retry_delay_ms,
     queued_at, not_before, picked_at, completed_at, lease_until, lease_token, priority,
-    unique_key, unique_across, timeout_ms, snoozes)
+    unique_key, unique_across, timeout_ms, snoozes, trace_context)
 SELECT id, CONCAT(job_name), input, status, output, attempt, max_attempts, retry_delay_ms, queued_at,
     not_before, picked_at, completed_at, lease_until, lease_token, priority, unique_key,
-    unique_across, timeout_ms, snoozes
+    unique_across, timeout_ms, snoozes, trace_context
 FROM JSON_TABLE(:rows, '$[*]' COLUMNS (
     id CHAR(24) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id' ERROR ON ERROR,
     job_name LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$.job_name' ERROR ON ERROR,
@@ -28,4 +28,5 @@ FROM JSON_TABLE(:rows, '$[*]' COLUMNS (
     unique_key LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$.unique_key' ERROR ON ERROR,
     unique_across SMALLINT PATH '$.unique_across' ERROR ON ERROR,
     timeout_ms BIGINT PATH '$.timeout_ms' ERROR ON ERROR,
-    snoozes INT PATH '$.snoozes' ERROR ON ERROR)) AS new
+    snoozes INT PATH '$.snoozes' ERROR ON ERROR,
+    trace_context LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.trace_context' ERROR ON ERROR)) AS new

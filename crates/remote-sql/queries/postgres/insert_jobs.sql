@@ -10,10 +10,10 @@ WITH new AS (
         :queued_at::timestamptz[], :not_before::timestamptz[], :picked_at::timestamptz[],
         :completed_at::timestamptz[], :lease_until::timestamptz[], :lease_token::bigint[],
         :priority::smallint[], :unique_key::text[], :unique_across::smallint[],
-        :timeout_ms::bigint[], :snoozes::integer[])
+        :timeout_ms::bigint[], :snoozes::integer[], :trace_context::text[])
         AS new (id, job_name, input, status, output, attempt, max_attempts, retry_delay_ms,
             queued_at, not_before, picked_at, completed_at, lease_until, lease_token, priority,
-            unique_key, unique_across, timeout_ms, snoozes)
+            unique_key, unique_across, timeout_ms, snoozes, trace_context)
 ), stored AS (
     SELECT id FROM {jobs} WHERE id = ANY(:ids::text[])
 ), held AS (
@@ -32,10 +32,10 @@ WITH new AS (
 ), added AS (
     INSERT INTO {jobs} (id, job_name, input, status, output, attempt, max_attempts,
         retry_delay_ms, queued_at, not_before, picked_at, completed_at, lease_until, lease_token,
-        priority, unique_key, unique_across, timeout_ms, snoozes)
+        priority, unique_key, unique_across, timeout_ms, snoozes, trace_context)
     SELECT id, job_name, input::json, status, output::json, attempt, max_attempts,
         retry_delay_ms, queued_at, not_before, picked_at, completed_at, lease_until, lease_token,
-        priority, unique_key, unique_across, timeout_ms, snoozes
+        priority, unique_key, unique_across, timeout_ms, snoozes, trace_context
     FROM new
     WHERE NOT EXISTS (SELECT FROM stored) AND NOT EXISTS (SELECT FROM held WHERE job = new.id)
     RETURNING id
