@@ -458,6 +458,10 @@ impl JobStore for Partition {
         self.check()?;
         self.inner.remove_jobs(remove).await
     }
+    async fn reclaim_space(&self) -> Result<()> {
+        self.check()?;
+        self.inner.reclaim_space().await
+    }
     async fn retry_jobs(&self, retry: &RetryJobs<'_>) -> Result<StatusCounts> {
         self.check()?;
         self.inner.retry_jobs(retry).await

@@ -23,6 +23,10 @@ pub const PRUNE_BATCH: usize = 1000;
 /// Pause between two pruning batches, so that claims and completions get their turn.
 pub const PRUNE_PAUSE: Duration = Duration::from_millis(50);
 
+/// Jobs pruning removes between two calls of the store's `reclaim_space`: deleted rows a
+/// database keeps until a later pass slow every claim down until that pass runs.
+pub const PRUNE_RECLAIM_EVERY: u64 = 100_000;
+
 /// How long finished jobs are kept before pruning removes them, per final status; `None`
 /// keeps them forever (R33).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +155,7 @@ async fn remove_in_batches(
     before: DateTime<Utc>,
 ) -> Result<StatusCounts> {
     let mut removed = StatusCounts::new();
+    let mut unreclaimed = 0;
     loop {
         let batch = shared
             .jobs
@@ -165,6 +170,13 @@ async fn remove_in_batches(
         for (status, count) in batch {
             *removed.entry(status).or_insert(0) += count;
             n += count;
+        }
+        unreclaimed += n;
+        if unreclaimed >= PRUNE_RECLAIM_EVERY {
+            unreclaimed = 0;
+            if let Err(e) = shared.jobs.reclaim_space().await {
+                warn!(error = %e, "reclaiming the space of pruned jobs failed; pruning goes on");
+            }
         }
         if n < PRUNE_BATCH as u64 {
             return Ok(removed);

@@ -338,6 +338,14 @@ pub trait JobStore: Send + Sync + 'static {
     /// R33). Concurrent calls delete each job once.
     async fn remove_jobs(&self, remove: &RemoveJobs<'_>) -> Result<StatusCounts>;
 
+    /// Makes the space of removed jobs reusable where the database leaves that to a later pass
+    /// (PostgreSQL: `VACUUM`), so that claims stop paying for the rows pruning deleted; pruning
+    /// calls it every [`PRUNE_RECLAIM_EVERY`](crate::retention::PRUNE_RECLAIM_EVERY) removed
+    /// jobs (R33). Stores without such a pass keep this default, which does nothing.
+    async fn reclaim_space(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Puts the selected finished jobs back in the queue with a fresh attempt budget: `queued`,
     /// `attempt = 0`, `snoozes = 0`, `not_before`, `output`, `completed_at` and `picked_at`
     /// cleared, `queued_at` and error records kept; counts per status before the call (R30).

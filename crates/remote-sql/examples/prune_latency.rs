@@ -10,11 +10,16 @@
 //! in the middle of a phase. A claimer then claims one job at a time (`claim_jobs` with limit 1,
 //! as `claim_latency` does), timing each claim, and completes it through `record_outcomes`
 //! (untimed) as a worker would; it adds 10 000 more queued jobs (untimed) whenever fewer than
-//! 5 000 are left, so the queue never runs dry. Phase A, the baseline: 50 untimed claims, then
-//! 10 s of timed ones. Phase B: the production pruning, `Processor::prune_finished_jobs` on a
-//! processor over the same store with the default retention — the code job workers run every
-//! `prune_interval` (batches of `PRUNE_BATCH` with `PRUNE_PAUSE` between them) — in a task of
-//! its own, while the claimer runs until it ends. A measuring tool, not a test:
+//! 5 000 are left, so the queue never runs dry. Phase A: 50 untimed claims, then 10 s of timed
+//! ones. Phase B: the production pruning, `Processor::prune_finished_jobs` on a processor over
+//! the same store with the default retention — the code job workers run every
+//! `prune_interval` (batches of `PRUNE_BATCH` with `PRUNE_PAUSE` between them, the store's
+//! `reclaim_space` every `PRUNE_RECLAIM_EVERY` jobs) — in a task of
+//! its own, while the claimer runs until it ends. Phase C, the control: the claimer alone for
+//! as long as phase B took. Phases B and C each start from a vacuumed table: a claimed job
+//! leaves a dead entry at the head of the claim index until the table is vacuumed, so claims
+//! slow down the longer a phase runs, pruning or not, and only a phase as long as B tells what
+//! pruning itself costs. A measuring tool, not a test:
 //!
 //! ```sh
 //! cargo run --release -p remote-sql --all-features --example prune_latency -- \
@@ -23,8 +28,8 @@
 //!
 //! N defaults to 1 000 000. It prints how long filling and pruning took, what pruning removed
 //! (checked: exactly the N old completed jobs, none of the queued jobs nor the jobs the claimer
-//! completed), the claims' p50, p95, p99 and max for both phases, and the ratio of the p99s
-//! against the 2× bound. Its tables (prefix `prune_…_`) are dropped at the end, also when a
+//! completed), the claims' p50, p95, p99 and max for the three phases, and the ratios of the
+//! p99 during pruning to those of C and A against the 2× bound. Its tables (prefix `prune_…_`) are dropped at the end, also when a
 //! step failed.
 
 use std::time::{Duration, Instant};
@@ -94,7 +99,8 @@ async fn measure(store: &SqlStore, prefix: &str, jobs: usize) -> Result<(), Erro
         jobs as f64 / took.as_secs_f64()
     );
     let pool = store.pool();
-    raw(&pool, &format!("{} {prefix}jobs", analyze(&pool))).await?;
+    let vacuum = format!("{} {prefix}jobs", analyze(&pool));
+    raw(&pool, &vacuum).await?;
 
     // Phase A: claims without pruning.
     for _ in 0..WARM_UP {
@@ -109,7 +115,8 @@ async fn measure(store: &SqlStore, prefix: &str, jobs: usize) -> Result<(), Erro
     let before = store.count_jobs().await?;
     let claimed_before = claimer.claimed;
 
-    // Phase B: the same claims while the production pruning runs.
+    // Phase B: the same claims while the production pruning runs, from a vacuumed table.
+    raw(&pool, &vacuum).await?;
     let processor = Processor::builder(store.clone())
         .retention(Retention::default())
         .build();
@@ -132,6 +139,16 @@ async fn measure(store: &SqlStore, prefix: &str, jobs: usize) -> Result<(), Erro
     let during_took = started.elapsed();
     let (removed, prune_took) = pruner.await?;
     let removed = removed?;
+
+    // Phase C: the same claims without pruning for as long as phase B, from a vacuumed table,
+    // so both phases leave behind as many dead index entries of claimed jobs.
+    raw(&pool, &vacuum).await?;
+    let started = Instant::now();
+    let mut control = Vec::new();
+    while started.elapsed() < during_took {
+        control.push(claimer.claim().await?);
+    }
+    let control_took = started.elapsed();
     let after = store.count_jobs().await?;
 
     let total: u64 = removed.values().sum();
@@ -142,19 +159,27 @@ async fn measure(store: &SqlStore, prefix: &str, jobs: usize) -> Result<(), Erro
     );
     let a = Stats::of(&mut baseline);
     let b = Stats::of(&mut during);
+    let c = Stats::of(&mut control);
     println!(
-        "without pruning: {} claims in {baseline_took:.1?}: {a}",
+        "A, first {:.0?} without pruning: {} claims: {a}",
+        baseline_took,
         baseline.len()
     );
     println!(
-        "during pruning:  {} claims in {during_took:.1?}: {b}",
+        "B, during pruning:              {} claims in {during_took:.1?}: {b}",
         during.len()
     );
-    let ratio = b.p99.as_secs_f64() / a.p99.as_secs_f64();
     println!(
-        "claim p99 during / without pruning: {ratio:.2}× ({} the 2× bound)",
-        if ratio <= 2.0 { "within" } else { "beyond" }
+        "C, as long without pruning:     {} claims in {control_took:.1?}: {c}",
+        control.len()
     );
+    for (what, without) in [("C", &c), ("A", &a)] {
+        let ratio = b.p99.as_secs_f64() / without.p99.as_secs_f64();
+        println!(
+            "claim p99 during pruning / without ({what}): {ratio:.2}× ({} the 2× bound)",
+            if ratio <= 2.0 { "within" } else { "beyond" }
+        );
+    }
     let completed_before = before.get(&JobStatus::Completed).copied().unwrap_or(0);
     if completed_before != jobs as u64 + claimed_before {
         return Err(format!(

@@ -27,6 +27,9 @@ pub(crate) struct Dialect {
     /// a stored job holds, and all of them when one of `:ids` is stored, and returns the ids it
     /// added (`added`) with what it read (`stored`, `held`), as `job_conflicts` does.
     pub checked_inserts: bool,
+    /// Whether deleted rows stay until a later pass, which `vacuum_jobs` runs
+    /// (`reclaim_space`).
+    pub vacuums: bool,
     /// What asks for a statement's plan.
     pub explain: &'static str,
     /// The column of the plan's text in the rows of `explain`.
@@ -48,6 +51,7 @@ impl Dialect {
             batches: Batches::Transaction,
             claims: Claims::Returning,
             checked_inserts: false,
+            vacuums: false,
             explain: "EXPLAIN",
             plan_column: "QUERY PLAN",
         }
@@ -92,6 +96,12 @@ impl Dialect {
     /// `insert_jobs` reads what keeps jobs out itself (see [`Dialect::checked_inserts`]).
     pub(crate) const fn checked_inserts(mut self) -> Self {
         self.checked_inserts = true;
+        self
+    }
+
+    /// Deleted rows stay until a later pass (see [`Dialect::vacuums`]).
+    pub(crate) const fn vacuums(mut self) -> Self {
+        self.vacuums = true;
         self
     }
 

@@ -436,6 +436,13 @@ impl JobStore for SqlStore {
         Ok(removed)
     }
 
+    async fn reclaim_space(&self) -> Result<()> {
+        if self.inner.engine.dialect().vacuums {
+            self.inner.run(Q::vacuum_jobs, &[]).await?;
+        }
+        Ok(())
+    }
+
     async fn retry_jobs(&self, retry: &RetryJobs<'_>) -> Result<StatusCounts> {
         let mut retried = StatusCounts::new();
         let mut after = String::new();

@@ -30,7 +30,8 @@ impl Driver for Postgres {
     const DIALECT: Dialect = Dialect::new("PostgreSQL", "postgres")
         .with_schemas()
         .batches(Batches::OneStatement)
-        .checked_inserts();
+        .checked_inserts()
+        .vacuums();
 
     fn affected(done: &PgQueryResult) -> u64 {
         done.rows_affected()

@@ -64,6 +64,7 @@ statements!(
     removable_jobs_before,
     remove_errors,
     remove_jobs,
+    vacuum_jobs,
     retryable_jobs,
     retry_picked_jobs,
     // Paused names and maintenance leases.
@@ -315,6 +316,9 @@ pub(crate) fn needed(dialect: &Dialect) -> Vec<Q> {
             Q::take_item,
         ],
     });
+    if dialect.vacuums {
+        needed.push(Q::vacuum_jobs);
+    }
     needed.extend(match dialect.claims {
         Claims::Returning => [Q::claim_jobs, Q::claim_items].as_slice(),
         Claims::LockThenUpdate => &[

@@ -26,6 +26,50 @@ fn pg_pool(store: &remote_sql::SqlStore) -> sqlx::PgPool {
     }
 }
 
+/// `reclaim_space` vacuums the jobs and error-record tables (R33): the server notes a vacuum
+/// of both, and the jobs left read back as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reclaiming_space_vacuums_the_jobs_and_errors_tables() {
+    Space::run(Db::Postgres, |space| async move {
+        let store = space.open().await;
+        let jobs: Vec<Job> = (0..100).map(|n| echo(n, n)).collect();
+        insert(&store, &jobs).await;
+        let removed = store
+            .remove_jobs(&remote_core::RemoveJobs {
+                statuses: &[remote_core::JobStatus::Queued],
+                names: remote_core::JobNames::All,
+                finished_before: None,
+                limit: Some(60),
+            })
+            .await
+            .unwrap();
+        assert_eq!(removed.values().sum::<u64>(), 60);
+        let left = store.list_jobs(&JobQuery::default()).await.unwrap();
+        let vacuums = space.render(
+            "SELECT count(*) FROM pg_stat_all_tables \
+             WHERE relid IN ('{jobs}'::regclass, '{errors}'::regclass) AND last_vacuum IS NOT NULL",
+        );
+        let vacuumed = || async {
+            sqlx::query_scalar::<_, i64>(&vacuums)
+                .fetch_one(&pg_pool(&store))
+                .await
+                .unwrap()
+        };
+        assert_eq!(vacuumed().await, 0, "fresh tables were never vacuumed");
+        store.reclaim_space().await.unwrap();
+        let started = Instant::now();
+        while vacuumed().await < 2 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the server noted no vacuum of both tables"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(store.list_jobs(&JobQuery::default()).await.unwrap(), left);
+    })
+    .await;
+}
+
 /// A new jobs table filled through the store has no statistics until autovacuum or ANALYZE
 /// comes by: the claim still walks the claim index in pull order (priority first) instead of
 /// sorting the queue.

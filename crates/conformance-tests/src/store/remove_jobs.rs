@@ -22,6 +22,7 @@ macro_rules! __cases_store_remove_jobs {
             r6_a_limit_of_zero_removes_nothing,
             r33_removal_by_names_only_and_except,
             r33_concurrent_limited_removals_remove_each_job_once,
+            r33_reclaiming_space_after_removals_keeps_every_other_job_and_record,
         });
     };
 }
@@ -163,6 +164,36 @@ pub async fn r6_error_records_go_with_their_jobs(store: TestStore) {
         Some(vec![]),
         "the removed job's records went with it"
     );
+}
+
+/// R33: `reclaim_space` after removals succeeds and changes nothing a caller can read: the jobs
+/// left and their error records read back as before, and a later removal still counts right.
+pub async fn r33_reclaiming_space_after_removals_keeps_every_other_job_and_record(
+    store: TestStore,
+) {
+    insert(&*store.jobs, &[job(1, t(0)), job(2, t(1)), job(3, t(2))]).await;
+    claim_one(&*store.jobs, t(3), token(1)).await;
+    claim_one(&*store.jobs, t(3), token(2)).await;
+    let outcomes = [
+        failed(&id(1), token(1), 1, "for good", t(4)),
+        retried(&id(2), token(2), 1, "once more", t(14), t(4)),
+    ];
+    assert_eq!(
+        store.jobs.record_outcomes(&outcomes).await.unwrap(),
+        vec![true, true]
+    );
+    let counts = remove(&store, &[JobStatus::Error], None, None).await;
+    assert_counts(&counts, &[(JobStatus::Error, 1)]);
+    let left = all_jobs(&*store.jobs).await;
+    let kept_records = records(&*store.jobs, &id(2)).await;
+    store.jobs.reclaim_space().await.unwrap();
+    assert_eq!(all_jobs(&*store.jobs).await, left);
+    assert_eq!(records(&*store.jobs, &id(2)).await, kept_records);
+    assert_eq!(store.jobs.job_errors(&id(1)).await.unwrap(), None);
+    store.jobs.reclaim_space().await.unwrap();
+    let counts = remove(&store, &[JobStatus::Completed], None, None).await;
+    assert_counts(&counts, &[]);
+    assert_eq!(all_jobs(&*store.jobs).await, left);
 }
 
 /// R6: queued and processing jobs are never among the removed, whatever the time bound.

@@ -218,6 +218,10 @@ impl JobStore for CancelGate {
         self.store.remove_jobs(remove).await
     }
 
+    async fn reclaim_space(&self) -> Result<()> {
+        self.store.reclaim_space().await
+    }
+
     async fn retry_jobs(&self, retry: &RetryJobs<'_>) -> Result<StatusCounts> {
         let _shared = self.gate.read().await;
         self.store.retry_jobs(retry).await
