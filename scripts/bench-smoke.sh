@@ -2,7 +2,8 @@
 # A benchmark smoke run for CI: `remote-bench --smoke` (a few seconds per store) on memory,
 # SQLite, PostgreSQL, MariaDB/MySQL, MongoDB and Redis: drains with the default prefetch and
 # with 1,000 ahead, the raw loops, apalis where it has a storage, claim and wake-up latency,
-# and the scheduler measurement (300 Delay items, one and three schedulers). It prints the
+# and the scheduler measurement (300 Delay items, one and three schedulers), then the pruning
+# measurement on PostgreSQL with 20,000 finished jobs (pruning removes exactly them). It prints the
 # figures and asserts nothing about speed; it fails when a store cannot be benchmarked at all
 # or a scheduler occurrence did not get exactly one job. Debug build, as the tests left it.
 #   REMOTE_TEST_POSTGRES_URL  PostgreSQL to use (default postgres://postgres@127.0.0.1:5432/test)
@@ -37,4 +38,6 @@ start=$SECONDS
   --store "$REMOTE_TEST_MONGODB_URL" \
   --store "$REMOTE_TEST_REDIS_URL" \
   --plot "$tmp/bench.svg"
+# the pruning measurement, small: 20,000 finished jobs pruned beside a claimer
+"${CARGO_TARGET_DIR:-target}/debug/remote-bench" --store "$pg_url" --prune 20000
 echo "bench-smoke: $((SECONDS - start)) s"

@@ -15,6 +15,7 @@ mod commands;
 mod ours;
 mod peer;
 mod plot;
+mod pruning;
 mod raw;
 mod report;
 mod scheduling;
@@ -124,6 +125,10 @@ struct Args {
     /// Write the measurements here (JSON).
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// Instead of the other measurements: claim latency while pruning this many finished jobs,
+    /// on each SQL store given (see the `pruning` module).
+    #[arg(long)]
+    prune: Option<usize>,
 }
 
 /// A `--prefetch` value: `default` or a number of jobs.
@@ -481,6 +486,16 @@ async fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Some(jobs) = args.prune {
+        for url in &args.stores {
+            println!("# claim latency while pruning {jobs} finished jobs: {url}");
+            if let Err(e) = pruning::run(url, jobs).await {
+                eprintln!("{url}: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+        return std::process::ExitCode::SUCCESS;
+    }
     let started = Instant::now();
     let load_before = load();
     let mut reports = Vec::new();

@@ -2,35 +2,35 @@
 //! keeps claiming? The requirement measured: pruning 1 000 000 finished jobs on PostgreSQL while
 //! a worker keeps claiming, claim latency p99 during pruning stays within 2× of without.
 //!
-//! The tool fills a fresh table with N completed jobs that finished two days ago (past the
-//! default 24 h retention of completed jobs), inserted as finished jobs directly through
-//! `insert_jobs` in batches of 10 000 (the store contract stores jobs exactly as given, so no
-//! claim and completion per job is needed), and 20 000 queued jobs, then runs `VACUUM ANALYZE`
-//! (`ANALYZE` on the other databases) so autovacuum's pass after the bulk insert does not land
-//! in the middle of a phase. A claimer then claims one job at a time (`claim_jobs` with limit 1,
-//! as `claim_latency` does), timing each claim, and completes it through `record_outcomes`
-//! (untimed) as a worker would; it adds 10 000 more queued jobs (untimed) whenever fewer than
-//! 5 000 are left, so the queue never runs dry. Phase A: 50 untimed claims, then 10 s of timed
-//! ones. Phase B: the production pruning, `Processor::prune_finished_jobs` on a processor over
-//! the same store with the default retention — the code job workers run every
-//! `prune_interval` (batches of `PRUNE_BATCH` with `PRUNE_PAUSE` between them, the store's
-//! `reclaim_space` every `PRUNE_RECLAIM_EVERY` jobs) — in a task of
-//! its own, while the claimer runs until it ends. Phase C, the control: the claimer alone for
-//! as long as phase B took. Phases B and C each start from a vacuumed table: a claimed job
-//! leaves a dead entry at the head of the claim index until the table is vacuumed, so claims
-//! slow down the longer a phase runs, pruning or not, and only a phase as long as B tells what
-//! pruning itself costs. A measuring tool, not a test:
+//! `remote-bench --store URL --prune N` runs it, instead of the other measurements, on each SQL
+//! store given:
 //!
 //! ```sh
-//! cargo run --release -p remote-sql --all-features --example prune_latency -- \
-//!     postgres://postgres@127.0.0.1:5432/test 1000000
+//! remote-bench --store postgres://postgres@127.0.0.1:5432/test --prune 1000000
 //! ```
 //!
-//! N defaults to 1 000 000. It prints how long filling and pruning took, what pruning removed
-//! (checked: exactly the N old completed jobs, none of the queued jobs nor the jobs the claimer
-//! completed), the claims' p50, p95, p99 and max for the three phases, and the ratios of the
-//! p99 during pruning to those of C and A against the 2× bound. Its tables (prefix `prune_…_`) are dropped at the end, also when a
-//! step failed.
+//! It fills a fresh table with N completed jobs that finished two days ago (past the default
+//! 24 h retention of completed jobs), inserted as finished jobs directly through `insert_jobs`
+//! in batches of 10 000 (the store contract stores jobs exactly as given, so no claim and
+//! completion per job is needed), and 20 000 queued jobs, then runs `VACUUM ANALYZE` (`ANALYZE`
+//! on the other databases) so autovacuum's pass after the bulk insert does not land in the
+//! middle of a phase. A claimer then claims one job at a time (`claim_jobs` with limit 1),
+//! timing each claim, and completes it through `record_outcomes` (untimed) as a worker would;
+//! it adds 10 000 more queued jobs (untimed) whenever fewer than 5 000 are left, so the queue
+//! never runs dry. Phase A: 50 untimed claims, then 10 s of timed ones. Phase B: the
+//! production pruning, `Processor::prune_finished_jobs` on a processor over the same store with
+//! the default retention — the code job workers run every `prune_interval` (batches of
+//! `PRUNE_BATCH` with `PRUNE_PAUSE` between them, the store's `reclaim_space` every
+//! `PRUNE_RECLAIM_EVERY` jobs) — in a task of its own, while the claimer runs until it ends.
+//! Phase C, the control: the claimer alone for as long as phase B took. Phases B and C each
+//! start from a vacuumed table, so both leave as many dead rows of claimed jobs behind, and C
+//! is the fair "without".
+//!
+//! It prints how long filling and pruning took, what pruning removed (checked: exactly the N old
+//! completed jobs, none of the queued jobs nor the jobs the claimer completed), the claims'
+//! p50, p95, p99 and max for the three phases, and the ratios of the p99 during pruning to
+//! those of C and A against the 2× bound. Its tables (prefix `prune_…_`) are dropped at the
+//! end, also when a step failed.
 
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,6 @@ use serde_json::Value;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-const DEFAULT_JOBS: usize = 1_000_000;
 const BATCH: usize = 10_000;
 /// Queued jobs at the start, and the refill's size.
 const QUEUED: usize = 20_000;
@@ -54,21 +53,14 @@ const WARM_UP: usize = 50;
 const BASELINE: Duration = Duration::from_secs(10);
 const NAME: &str = "noop";
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> Result<(), Error> {
-    let mut args = std::env::args().skip(1);
-    let url = args.next().ok_or("usage: prune_latency URL [JOBS]")?;
-    let jobs: usize = match args.next() {
-        Some(n) => n
-            .parse()
-            .map_err(|e| format!("JOBS must be a number, not {n:?}: {e}"))?,
-        None => DEFAULT_JOBS,
-    };
-    let prefix = format!("prune_{:08x}_", rand::random::<u32>());
+/// Measures claim latency while pruning `jobs` finished jobs on the SQL store at `url`, as the
+/// module says, and prints the figures; its tables are dropped at the end.
+pub(crate) async fn run(url: &str, jobs: usize) -> Result<(), Error> {
+    let prefix = format!("prune_{}_", remote_core::JobId::new().as_str());
     let store = SqlOptions::new()
         .table_prefix(&prefix)
         .listen(false)
-        .connect(&url)
+        .connect(url)
         .await?;
     let outcome = measure(&store, &prefix, jobs).await;
     let tables = ["errors", "jobs", "items", "migrations", "paused", "leaders"];
@@ -394,9 +386,7 @@ impl std::fmt::Display for Stats {
 /// The statement that gives a table fresh statistics (and, on PostgreSQL, vacuums it).
 fn analyze(pool: &SqlPool) -> &'static str {
     match pool {
-        #[cfg(feature = "postgres")]
         SqlPool::Postgres(_) => "VACUUM ANALYZE",
-        #[cfg(feature = "mysql")]
         SqlPool::MySql(_) => "ANALYZE TABLE",
         _ => "ANALYZE",
     }
@@ -405,11 +395,8 @@ fn analyze(pool: &SqlPool) -> &'static str {
 /// Runs SQL text without parameters on `pool`.
 async fn raw(pool: &SqlPool, sql: &str) -> Result<(), Error> {
     match pool {
-        #[cfg(feature = "postgres")]
         SqlPool::Postgres(pool) => Ok(sqlx::raw_sql(sql).execute(pool).await.map(drop)?),
-        #[cfg(feature = "sqlite")]
         SqlPool::Sqlite(pool) => Ok(sqlx::raw_sql(sql).execute(pool).await.map(drop)?),
-        #[cfg(feature = "mysql")]
         SqlPool::MySql(pool) => Ok(sqlx::raw_sql(sql).execute(pool).await.map(drop)?),
         other => Err(format!("cannot run `{sql}`: no such pool: {other:?}").into()),
     }
