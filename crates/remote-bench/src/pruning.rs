@@ -98,12 +98,7 @@ async fn measure(store: &SqlStore, prefix: &str, jobs: usize) -> Result<(), Erro
     for _ in 0..WARM_UP {
         claimer.claim().await?;
     }
-    let started = Instant::now();
-    let mut baseline = Vec::new();
-    while started.elapsed() < BASELINE {
-        baseline.push(claimer.claim().await?);
-    }
-    let baseline_took = started.elapsed();
+    let (mut baseline, baseline_took) = claimer.claims_for(BASELINE).await?;
     let before = store.count_jobs().await?;
     let claimed_before = claimer.claimed;
 
@@ -133,14 +128,9 @@ async fn measure(store: &SqlStore, prefix: &str, jobs: usize) -> Result<(), Erro
     let removed = removed?;
 
     // Phase C: the same claims without pruning for as long as phase B, from a vacuumed table,
-    // so both phases leave behind as many dead index entries of claimed jobs.
+    // so both phases leave behind as many dead rows of claimed jobs.
     raw(&pool, &vacuum).await?;
-    let started = Instant::now();
-    let mut control = Vec::new();
-    while started.elapsed() < during_took {
-        control.push(claimer.claim().await?);
-    }
-    let control_took = started.elapsed();
+    let (mut control, control_took) = claimer.claims_for(during_took).await?;
     let after = store.count_jobs().await?;
 
     let total: u64 = removed.values().sum();
@@ -256,6 +246,16 @@ impl Claimer {
         }
         self.added += n as u64;
         Ok(())
+    }
+
+    /// Claims for `how_long`; each claim's time, and how long they took in all.
+    async fn claims_for(&mut self, how_long: Duration) -> Result<(Vec<Duration>, Duration), Error> {
+        let started = Instant::now();
+        let mut times = Vec::new();
+        while started.elapsed() < how_long {
+            times.push(self.claim().await?);
+        }
+        Ok((times, started.elapsed()))
     }
 
     /// Claims one job, timed, then completes it and refills the queue when it runs low, both

@@ -95,6 +95,22 @@ fn attribute(span: &Value, key: &str) -> Option<String> {
         })
 }
 
+/// Waits until every job of `ids` completed, then stops `serve` gracefully, which flushes what
+/// the exporters hold.
+fn complete_then_stop(serve: &mut Background, addr: std::net::SocketAddr, ids: &[&str]) {
+    for id in ids {
+        eventually(Duration::from_secs(30), "the job completed", || {
+            let (_, job) = http_json(addr, "GET", &format!("/api/jobs/{id}"), &Value::Null);
+            (job["job"]["status"] == "completed").then_some(())
+        });
+    }
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &serve.pid().to_string()])
+        .status();
+    assert!(stopped.is_ok_and(|s| s.success()));
+    serve.expect_exit(Duration::from_secs(30), 0);
+}
+
 #[test]
 fn an_attempt_span_and_the_metrics_reach_an_otlp_receiver() {
     let (endpoint, exports) = receiver();
@@ -122,16 +138,7 @@ fn an_attempt_span_and_the_metrics_reach_an_otlp_receiver() {
     );
     assert_eq!(status, 201, "{added}");
     let id = added["id"].as_str().expect("id").to_string();
-    eventually(Duration::from_secs(30), "the job completed", || {
-        let (_, job) = http_json(addr, "GET", &format!("/api/jobs/{id}"), &Value::Null);
-        (job["job"]["status"] == "completed").then_some(())
-    });
-    // a graceful stop flushes what the exporters hold
-    let stopped = std::process::Command::new("kill")
-        .args(["-TERM", &serve.pid().to_string()])
-        .status();
-    assert!(stopped.is_ok_and(|s| s.success()));
-    serve.expect_exit(Duration::from_secs(30), 0);
+    complete_then_stop(&mut serve, addr, &[&id]);
 
     let mut attempt = None;
     let mut metric_names = Vec::new();
@@ -235,17 +242,7 @@ fn an_attempt_span_links_to_the_span_that_added_its_job() {
         &json!({"job_name": "echo"}),
     );
     assert_eq!(status, 400, "a malformed traceparent is refused: {refused}");
-    for id in [&by_add, &by_api] {
-        eventually(Duration::from_secs(30), "the job completed", || {
-            let (_, job) = http_json(addr, "GET", &format!("/api/jobs/{id}"), &Value::Null);
-            (job["job"]["status"] == "completed").then_some(())
-        });
-    }
-    let stopped = std::process::Command::new("kill")
-        .args(["-TERM", &serve.pid().to_string()])
-        .status();
-    assert!(stopped.is_ok_and(|s| s.success()));
-    serve.expect_exit(Duration::from_secs(30), 0);
+    complete_then_stop(&mut serve, addr, &[&by_add, &by_api]);
 
     let mut all = Vec::new();
     while let Ok(export) = exports.recv_timeout(Duration::from_secs(5)) {
