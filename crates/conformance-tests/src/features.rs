@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use remote_core::{
-    handler_fn, JobContext, JobError, JobFactory, JobId, JobOptions, JobQuery, JobStatus,
-    Processor, Retention, RetryOutcome, Unique, WorkerConfig,
+    handler_fn, Clock, InsertJobs, Job, JobContext, JobError, JobFactory, JobId, JobOptions,
+    JobQuery, JobStatus, OnConflict, Processor, Retention, RetryOutcome, Unique, WorkerConfig,
 };
 use serde_json::{json, Value};
 
@@ -565,20 +565,35 @@ pub async fn r33_a_worker_prunes_as_the_one_leader_and_notes_the_run(store: Test
 }
 
 /// R33: two processes pruning at the same moment remove every old job once; their counts add
-/// up to the jobs there were.
+/// up to the jobs there were (2,500 completed jobs, stored as such, so pruning runs several
+/// batches in each process).
 pub async fn r33_two_processes_pruning_at_once_remove_each_job_once(store: TestStore) {
     let h = Harness::new(store);
     let retention = Retention::forever().completed(Some(hours(1)));
     let (a, b) = (pruner(&h, retention), pruner(&h, retention));
-    let inputs: Vec<Value> = (0..2_500).map(|i| json!(i)).collect();
-    a.add_jobs("echo", inputs).await.unwrap();
-    a.set_worker(WorkerConfig::multi(8).wait_time(Duration::from_millis(20)));
-    a.start_processor();
-    until("every job done", || async {
-        a.count_jobs().await.unwrap()[&JobStatus::Completed] == 2_500
-    })
-    .await;
-    a.stop_processor().await;
+    let now = h.clock.now();
+    let done: Vec<Job> = (0..2_500)
+        .map(|i| {
+            let mut job = Job::queued("echo", json!(i), 3, Duration::from_secs(1), now);
+            job.status = JobStatus::Completed;
+            job.attempt = 1;
+            job.output = Some(json!(i));
+            job.picked_at = Some(now);
+            job.completed_at = Some(now);
+            job
+        })
+        .collect();
+    for batch in done.chunks(500) {
+        let stored = h
+            .jobs
+            .insert_jobs(&InsertJobs {
+                jobs: batch,
+                on_conflict: OnConflict::Refuse,
+            })
+            .await
+            .unwrap();
+        assert!(stored.iter().all(|s| s.is_stored()));
+    }
     h.advance(hours(2));
     let (ra, rb) = tokio::join!(a.prune_finished_jobs(), b.prune_finished_jobs());
     let total = ra.unwrap()[&JobStatus::Completed] + rb.unwrap()[&JobStatus::Completed];

@@ -873,14 +873,28 @@ async fn released(space: &Space, migrations: &[&str]) -> SqlStore {
     bare
 }
 
-/// Every migration version of the dialect, as a migrated place records them.
+/// Every migration version of the dialect, as a migrated place records them: the numbers of
+/// the files in `migrations/<dialect>`.
 pub(crate) fn all_versions(db: Db) -> Vec<i64> {
-    let last = match db {
-        Db::Postgres => 6,
-        Db::Sqlite => 5,
-        Db::MySql => 3,
+    let dir = match db {
+        Db::Postgres => "postgres",
+        Db::Sqlite => "sqlite",
+        Db::MySql => "mysql",
     };
-    (1..=last).collect()
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dir);
+    let mut versions: Vec<i64> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| {
+            let name = entry.expect("a directory entry").file_name();
+            let name = name.to_string_lossy();
+            let (version, _) = name.split_once('_').expect("<version>_<words>.sql");
+            version.parse().expect("a numbered migration")
+        })
+        .collect();
+    versions.sort_unstable();
+    versions
 }
 
 /// A migration's checksum as its runner records it (64-bit FNV-1a of the file).
