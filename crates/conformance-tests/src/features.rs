@@ -11,7 +11,7 @@ use remote_core::{
 };
 use serde_json::{json, Value};
 
-use crate::support::{flaky_job, unique_name, Harness, TestStore};
+use crate::support::{flaky_job, unique_name, Harness, TestStore, PATIENCE};
 
 #[doc(hidden)]
 #[macro_export]
@@ -38,9 +38,6 @@ macro_rules! __cases_features {
         });
     };
 }
-
-/// Real time allowed for a worker to reach a state.
-const PATIENCE: Duration = Duration::from_secs(20);
 
 /// Waits (real time, bounded) until `check` holds.
 async fn until<F, Fut>(what: &str, mut check: F)

@@ -16,7 +16,7 @@ use remote_core::{
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::support::{flaky_job, gauged_sleep, unique_name, Gauge, Harness, TestStore};
+use crate::support::{flaky_job, gauged_sleep, unique_name, Gauge, Harness, TestStore, PATIENCE};
 
 #[doc(hidden)]
 #[macro_export]
@@ -34,9 +34,6 @@ macro_rules! __cases_pipeline {
         });
     };
 }
-
-/// Real time allowed for a worker to reach a state.
-const PATIENCE: Duration = Duration::from_secs(20);
 
 /// Handlers that start, then wait until the test lets them return.
 #[derive(Clone)]

@@ -131,8 +131,9 @@ where
     });
 }
 
-/// How long a case waits in real time for a handler, a task or a signal before it fails.
-pub const PATIENCE: Duration = Duration::from_secs(20);
+/// How long a case waits in real time for a handler, a task or a signal before it fails: a
+/// guard against hangs, long enough for the slowest store under a full parallel test run.
+pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// The start of every harness clock: 2026-01-01T00:00:00Z.
 pub fn t0() -> DateTime<Utc> {
