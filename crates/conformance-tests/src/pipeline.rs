@@ -31,6 +31,8 @@ macro_rules! __cases_pipeline {
             r24_job_cancelled_while_held_ahead_never_runs,
             r24_worker_renews_the_leases_of_the_jobs_it_holds,
             r24_jobs_held_by_a_lost_worker_come_back_through_lease_recovery,
+            r24_prefetch_grows_while_short_jobs_wait_for_claims_and_falls_back_once_drained,
+            r24_a_fixed_prefetch_never_claims_more_than_its_slots_and_prefetch,
         });
     };
 }
@@ -331,12 +333,8 @@ pub async fn r24_worker_renews_the_leases_of_the_jobs_it_holds(store: TestStore)
 pub async fn r24_jobs_held_by_a_lost_worker_come_back_through_lease_recovery(store: TestStore) {
     let h = Harness::new(store);
     let gate = Gate::new();
-    let cut = Arc::new(AtomicBool::new(false));
-    let partitioned: Arc<dyn JobStore> = Arc::new(Partition {
-        inner: h.jobs.clone(),
-        cut: cut.clone(),
-    });
-    let lost = Processor::builder_with(partitioned, h.items.clone())
+    let tapped = Arc::new(Tapped::new(h.jobs.clone(), Duration::ZERO));
+    let lost = Processor::builder_with(tapped.clone(), h.items.clone())
         .name(unique_name("lost"))
         .clock(h.clock.clone())
         .grace(Duration::from_millis(50))
@@ -354,7 +352,7 @@ pub async fn r24_jobs_held_by_a_lost_worker_come_back_through_lease_recovery(sto
         count(&h.p, JobStatus::Processing).await == 4
     })
     .await;
-    cut.store(true, Ordering::SeqCst);
+    tapped.cut.store(true, Ordering::SeqCst);
     lost.stop_processor().await;
     gate.let_through(1);
     assert_eq!(
@@ -385,13 +383,85 @@ pub async fn r24_jobs_held_by_a_lost_worker_come_back_through_lease_recovery(sto
     }
 }
 
-/// A job store that fails every call once `cut` is set, like a worker whose process died.
-struct Partition {
-    inner: Arc<dyn JobStore>,
-    cut: Arc<AtomicBool>,
+/// The limit of every claim a worker made while it ran 300 jobs that return at once, on a
+/// store whose claims take 5 ms, and once more after the queue drained.
+async fn claim_limits(store: TestStore, worker: WorkerConfig) -> Vec<usize> {
+    let h = Harness::new(store);
+    let tapped = Arc::new(Tapped::new(h.jobs.clone(), Duration::from_millis(5)));
+    let p = Processor::builder_with(tapped.clone(), h.items.clone())
+        .name(unique_name("claim-limits"))
+        .clock(h.clock.clone())
+        .worker(worker.wait_time(Duration::from_millis(20)))
+        .build();
+    p.register(JobFactory::new(
+        "quick",
+        handler_fn(|_ctx: JobContext| async { Ok::<_, JobError>(json!(null)) }),
+    ))
+    .unwrap();
+    p.add_jobs("quick", (0..300).map(|n| json!({ "n": n })).collect())
+        .await
+        .unwrap();
+    p.start_processor();
+    until("every job", || async {
+        count(&p, JobStatus::Completed).await == 300
+    })
+    .await;
+    let claims = tapped.limits().len();
+    until("a claim after the queue drained", || async {
+        tapped.limits().len() > claims + 1
+    })
+    .await;
+    p.stop_processor().await;
+    tapped.limits()
 }
 
-impl Partition {
+/// R24: while jobs return faster than a claim comes back, a worker's slots wait for claims,
+/// so it claims further ahead, up to its `max_prefetch` and no further; once the queue is
+/// drained it is back to its `prefetch`.
+pub async fn r24_prefetch_grows_while_short_jobs_wait_for_claims_and_falls_back_once_drained(
+    store: TestStore,
+) {
+    let limits = claim_limits(store, WorkerConfig::multi(2).prefetch(2).max_prefetch(30)).await;
+    assert!(limits.iter().any(|&l| l > 4), "never grew: {limits:?}");
+    assert!(limits.iter().all(|&l| l <= 32), "grew too far: {limits:?}");
+    assert_eq!(
+        limits.last(),
+        Some(&4),
+        "not back to 2 slots + 2 ahead: {limits:?}"
+    );
+}
+
+/// R24: a worker whose prefetch is fixed claims at most its slots plus its prefetch however
+/// short its jobs.
+pub async fn r24_a_fixed_prefetch_never_claims_more_than_its_slots_and_prefetch(store: TestStore) {
+    let limits = claim_limits(store, WorkerConfig::multi(2).prefetch(2)).await;
+    assert!(limits.iter().all(|&l| l <= 4), "{limits:?}");
+}
+
+/// A job store that logs the limit of every claim, makes each claim take `claim_time` like a
+/// round trip to a distant server, and fails every call once `cut` is set, like a worker whose
+/// process died.
+struct Tapped {
+    inner: Arc<dyn JobStore>,
+    claim_time: Duration,
+    limits: Mutex<Vec<usize>>,
+    cut: AtomicBool,
+}
+
+impl Tapped {
+    fn new(inner: Arc<dyn JobStore>, claim_time: Duration) -> Self {
+        Self {
+            inner,
+            claim_time,
+            limits: Mutex::new(Vec::new()),
+            cut: AtomicBool::new(false),
+        }
+    }
+
+    fn limits(&self) -> Vec<usize> {
+        self.limits.lock().unwrap().clone()
+    }
+
     fn check(&self) -> Result<()> {
         if self.cut.load(Ordering::SeqCst) {
             Err(Error::store_msg("cut off from the store"))
@@ -402,13 +472,15 @@ impl Partition {
 }
 
 #[async_trait]
-impl JobStore for Partition {
+impl JobStore for Tapped {
     async fn insert_jobs(&self, insert: &InsertJobs<'_>) -> Result<Vec<Inserted>> {
         self.check()?;
         self.inner.insert_jobs(insert).await
     }
     async fn claim_jobs(&self, claim: &ClaimJobs<'_>) -> Result<Vec<Job>> {
         self.check()?;
+        self.limits.lock().unwrap().push(claim.limit);
+        tokio::time::sleep(self.claim_time).await;
         self.inner.claim_jobs(claim).await
     }
     async fn record_outcomes(&self, outcomes: &[Outcome]) -> Result<Vec<bool>> {

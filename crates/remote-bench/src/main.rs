@@ -70,8 +70,8 @@ struct Args {
     /// Worker concurrencies of the drains.
     #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
     concurrency: Vec<usize>,
-    /// Prefetch settings of the drains: `default` (the worker's own, its concurrency) or a
-    /// number of jobs claimed beyond the free slots.
+    /// Prefetch settings of the drains: `default` (the worker's own: its concurrency, growing
+    /// up to its `max_prefetch`) or a fixed number of jobs claimed beyond the free slots.
     #[arg(long, value_delimiter = ',', default_value = "default,1000", value_parser = prefetch)]
     prefetch: Vec<Option<usize>>,
     /// Queue lengths at which claim latency is measured.

@@ -213,8 +213,14 @@ pub struct WorkerArgs {
     pub concurrency: Option<u32>,
     /// Jobs claimed beyond the free slots and held until a slot frees, saving round trips
     /// when jobs are short (default: 0 for a simple worker, the concurrency for a multi one).
+    /// Given alone, it is fixed.
     #[arg(long)]
     pub prefetch: Option<u32>,
+    /// How far the prefetch may grow while short jobs leave slots waiting for claims
+    /// (default: fixed for a simple worker, 32 times the concurrency, at most 1000, for a
+    /// multi one, unless --prefetch is given).
+    #[arg(long)]
+    pub max_prefetch: Option<u32>,
     /// Pause of an idle worker before it looks again (cut short when a job is added).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub wait_time: Duration,

@@ -30,6 +30,9 @@ pub fn worker_config(args: &WorkerArgs) -> CliResult<WorkerConfig> {
     if let Some(prefetch) = args.prefetch {
         config = config.prefetch(prefetch as usize);
     }
+    if let Some(max) = args.max_prefetch {
+        config = config.max_prefetch(max as usize);
+    }
     Ok(config.wait_time(args.wait_time))
 }
 
@@ -216,4 +219,35 @@ pub async fn serve(
     collector.abort();
     watchers.into_iter().for_each(|w| w.abort());
     served.map_err(|e| CliError::failure(format!("dashboard server failed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        worker: WorkerArgs,
+    }
+
+    fn config(flags: &[&str]) -> WorkerConfig {
+        let flags = Flags::try_parse_from(std::iter::once("worker").chain(flags.iter().copied()))
+            .expect("flags parse");
+        worker_config(&flags.worker).expect("a worker config")
+    }
+
+    #[test]
+    fn prefetch_flags_fix_the_prefetch_or_let_it_grow() {
+        let grows = config(&["--concurrency", "4"]);
+        assert_eq!((grows.prefetch, grows.max_prefetch), (4, 128));
+        let fixed = config(&["--concurrency", "4", "--prefetch", "2"]);
+        assert_eq!((fixed.prefetch, fixed.max_prefetch), (2, 2));
+        let ranged = config(&["--prefetch", "2", "--max-prefetch", "50"]);
+        assert_eq!((ranged.prefetch, ranged.max_prefetch), (2, 50));
+        let simple = config(&["--kind", "simple"]);
+        assert_eq!((simple.prefetch, simple.max_prefetch), (0, 0));
+    }
 }

@@ -540,6 +540,7 @@ async fn workers_show_concurrency_and_prefetch_of_the_running_worker() {
     let stores = Stores::memory();
     let worker = WorkerConfig::multi(3)
         .prefetch(5)
+        .max_prefetch(40)
         .wait_time(Duration::from_millis(50));
     let processor = Processor::builder_with(stores.jobs.clone(), stores.items.clone())
         .name("web")
@@ -561,12 +562,12 @@ async fn workers_show_concurrency_and_prefetch_of_the_running_worker() {
     processor.stop_processor().await;
     assert_eq!(
         workers["process"]["job_worker"],
-        json!({"name": "web-worker", "kind": "multi", "concurrency": 3, "prefetch": 5, "wait_time_ms": 50}),
+        json!({"name": "web-worker", "kind": "multi", "concurrency": 3, "prefetch": 5, "max_prefetch": 40, "wait_time_ms": 50}),
         "{workers}"
     );
     assert_eq!(workers["process"]["pulls"], json!(["echo", "sleep"]));
     assert!(
-        page.contains("up to 3 jobs at once, 5 claimed ahead"),
+        page.contains("up to 3 jobs at once, 5 to 40 claimed ahead"),
         "{page}"
     );
 }

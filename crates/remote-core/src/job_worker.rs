@@ -30,12 +30,14 @@ pub(crate) async fn run(shared: Arc<Shared>, config: WorkerConfig, stop: Cancell
         WorkerKind::Simple => Settings {
             concurrency: 1,
             prefetch: config.prefetch,
+            max_prefetch: config.max_prefetch,
             in_order: true,
             wait_time: config.wait_time,
         },
         WorkerKind::Multi => Settings {
             concurrency: config.concurrency,
             prefetch: config.prefetch,
+            max_prefetch: config.max_prefetch,
             in_order: false,
             wait_time: config.wait_time,
         },

@@ -2,11 +2,13 @@
 //! (R2, R11, R12, R24).
 //!
 //! It keeps a local buffer of claimed jobs, up to the worker's free slots plus its prefetch,
-//! and claims again when the buffer runs low, so that one round trip serves many jobs. A
-//! claim that came back short means the queue is drained for now: the next one waits for a
-//! wake-up or the worker's wait time. When few slots are free, a short fetch cooldown lets
-//! others free up so they are claimed together. It also runs the rescuer every
-//! `recover_interval`.
+//! and claims again when the buffer runs low, so that one round trip serves many jobs. The
+//! prefetch adapts: it doubles (up to the worker's `max_prefetch`) when the buffer ran dry
+//! during a full claim while slots were free, shrinks when it did not, and falls back to the
+//! worker's `prefetch` when a claim came back short — the queue is drained for now, and the
+//! next claim waits for a wake-up or the worker's wait time. When few slots are free, a short
+//! fetch cooldown lets others free up so they are claimed together. It also runs the rescuer
+//! every `recover_interval`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
 
 use crate::completer::{Completer, Pending};
+use crate::error::{Error, Result};
 use crate::executor::execute;
 use crate::job::Job;
 use crate::outcome::outcome_of;
@@ -37,8 +40,10 @@ const FETCH_COOLDOWN: Duration = Duration::from_millis(2);
 pub(crate) struct Settings {
     /// Attempts run at once.
     pub(crate) concurrency: usize,
-    /// Jobs claimed beyond the free slots.
+    /// Jobs claimed beyond the free slots, at least.
     pub(crate) prefetch: usize,
+    /// Jobs claimed beyond the free slots, at most.
+    pub(crate) max_prefetch: usize,
     /// One job at a time in pull order: a retried job sends the buffer back (R11).
     pub(crate) in_order: bool,
     /// Pause when the queue is empty.
@@ -50,6 +55,50 @@ struct Waiting {
     job: Job,
     lease: Lease,
     cancel: CancellationToken,
+}
+
+/// How many jobs a producer claims beyond its free slots now, between the worker's
+/// `prefetch` and `max_prefetch` (R24).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Prefetch {
+    floor: usize,
+    ceiling: usize,
+    now: usize,
+}
+
+impl Prefetch {
+    fn new(settings: &Settings) -> Self {
+        Self {
+            floor: settings.prefetch,
+            ceiling: settings.max_prefetch.max(settings.prefetch),
+            now: settings.prefetch,
+        }
+    }
+
+    /// Buffered jobs at or below which the producer claims again.
+    fn low_water(&self) -> usize {
+        self.now.div_ceil(2)
+    }
+
+    /// Adapts to a claim: `full` when it brought every job asked for, `ran_dry` when the
+    /// buffer emptied while it was under way and slots were left free.
+    fn claimed(&mut self, full: bool, ran_dry: bool) {
+        self.now = if !full {
+            self.floor
+        } else if ran_dry {
+            self.now.saturating_mul(2).max(1).min(self.ceiling)
+        } else {
+            (self.now - self.now / 4).max(self.floor)
+        };
+    }
+}
+
+/// A claim under way: its task, how many jobs it asked for, and whether jobs were still
+/// buffered when it started.
+struct InFlight {
+    task: tokio::task::JoinHandle<Result<Vec<Job>>>,
+    want: usize,
+    buffered: bool,
 }
 
 /// The claiming side of one job worker.
@@ -85,14 +134,20 @@ impl Producer {
         self.settings.concurrency - self.slots.available_permits()
     }
 
-    /// Claims and dispatches until `stop`.
+    /// Whether slots are free and no claimed job waits for them.
+    fn idle_slots(&self) -> bool {
+        self.buffer.iter().all(|w| w.cancel.is_cancelled()) && self.slots.available_permits() > 0
+    }
+
+    /// Claims and dispatches until `stop`. A multi worker's claim runs on its own task, so
+    /// that buffered jobs keep starting while it is under way; a simple worker waits for it.
     pub(crate) async fn run(&mut self, stop: &CancellationToken) {
-        let capacity = self.settings.concurrency + self.settings.prefetch;
-        let low_water = self.settings.prefetch / 2;
+        let mut prefetch = Prefetch::new(&self.settings);
         let store_wakeups = self.shared.jobs.wakeups();
         let mut last_rescue: Option<Instant> = None;
         let mut last_paused: Option<Instant> = None;
         let mut last_claim: Option<Instant> = None;
+        let mut claiming: Option<InFlight> = None;
         let mut drained = false;
         let mut backoff = MIN_WAIT;
         while !stop.is_cancelled() {
@@ -109,12 +164,20 @@ impl Producer {
                 }
             }
             if self.reorder.swap(false, Ordering::AcqRel) {
+                if let Some(flight) = claiming.take() {
+                    self.finish_claim(flight, &mut prefetch).await;
+                }
                 self.release_held().await;
                 drained = false;
             }
+            let capacity = self.settings.concurrency + prefetch.now;
             let held = self.running() + self.buffer.len();
             let want = capacity.saturating_sub(held);
-            if want > 0 && self.buffer.len() <= low_water && (!drained || self.buffer.is_empty()) {
+            if claiming.is_none()
+                && want > 0
+                && self.buffer.len() <= prefetch.low_water()
+                && (!drained || self.buffer.is_empty())
+            {
                 let cooling = self.buffer.is_empty() && self.running() > 0 && want < capacity / 2;
                 if let Some(wait) = last_claim
                     .filter(|_| cooling)
@@ -127,22 +190,44 @@ impl Producer {
                     continue;
                 }
                 last_claim = Some(Instant::now());
-                match self.shared.claim(want).await {
-                    Ok(jobs) => {
-                        backoff = MIN_WAIT;
-                        drained = jobs.len() < want;
-                        self.buffer_claimed(jobs);
-                    }
-                    Err(e) => {
-                        error!(error = %e, retry_in = ?backoff, "cannot claim jobs");
-                        tokio::select! {
-                            () = tokio::time::sleep(backoff) => {}
-                            () = stop.cancelled() => break,
+                claiming = Some(self.start_claim(want));
+            }
+
+            if let Some(flight) = claiming.as_mut() {
+                let wait_for_it = self.buffer.is_empty() || self.settings.in_order;
+                let landed = if wait_for_it {
+                    Some((&mut flight.task).await)
+                } else {
+                    tokio::select! {
+                        landed = &mut flight.task => Some(landed),
+                        permit = self.slots.clone().acquire_owned() => {
+                            let Ok(permit) = permit else { break };
+                            if let Some(waiting) = self.next_waiting() {
+                                self.dispatch(waiting, permit);
+                            }
+                            None
                         }
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                        continue;
+                        () = stop.cancelled() => break,
+                    }
+                };
+                if let Some(landed) = landed {
+                    let flight = claiming.take().expect("a claim under way");
+                    match self.land(landed, &flight, &mut prefetch) {
+                        Ok(short) => {
+                            drained = short;
+                            backoff = MIN_WAIT;
+                        }
+                        Err(e) => {
+                            error!(error = %e, retry_in = ?backoff, "cannot claim jobs");
+                            tokio::select! {
+                                () = tokio::time::sleep(backoff) => {}
+                                () = stop.cancelled() => break,
+                            }
+                            backoff = (backoff * 2).min(MAX_BACKOFF);
+                        }
                     }
                 }
+                continue;
             }
 
             if self.buffer.is_empty() {
@@ -183,6 +268,45 @@ impl Producer {
                 self.dispatch(waiting, permit);
             }
         }
+        if let Some(flight) = claiming.take() {
+            self.finish_claim(flight, &mut prefetch).await;
+        }
+    }
+
+    /// Waits for a claim under way and buffers its jobs, so that they are released with the
+    /// others rather than left to lease recovery.
+    async fn finish_claim(&mut self, mut flight: InFlight, prefetch: &mut Prefetch) {
+        let landed = (&mut flight.task).await;
+        if let Err(e) = self.land(landed, &flight, prefetch) {
+            error!(error = %e, "cannot claim jobs");
+        }
+    }
+
+    /// Starts claiming up to `want` jobs on a task of its own.
+    fn start_claim(&self, want: usize) -> InFlight {
+        let shared = self.shared.clone();
+        InFlight {
+            task: tokio::spawn(async move { shared.claim(want).await }),
+            want,
+            buffered: !self.buffer.is_empty(),
+        }
+    }
+
+    /// Takes a finished claim's jobs into the buffer and adapts the prefetch to it; whether
+    /// it came back short (the queue is drained for now).
+    fn land(
+        &mut self,
+        landed: std::result::Result<Result<Vec<Job>>, tokio::task::JoinError>,
+        flight: &InFlight,
+        prefetch: &mut Prefetch,
+    ) -> Result<bool> {
+        let jobs =
+            landed.map_err(|e| Error::store_msg(format!("the claim task failed: {e}")))??;
+        let short = jobs.len() < flight.want;
+        let ran_dry = flight.buffered && self.idle_slots();
+        prefetch.claimed(!short, ran_dry);
+        self.buffer_claimed(jobs);
+        Ok(short)
     }
 
     /// Puts claimed jobs in the buffer, held by this processor; a job it holds already (run
@@ -321,5 +445,83 @@ async fn attempt(
         }
         Ok(_) => {}
         Err(e) => error!(job_id = %job.id, error = %e, "attempt outcome could not be stored"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefetch(floor: usize, ceiling: usize) -> Prefetch {
+        Prefetch::new(&Settings {
+            concurrency: 8,
+            prefetch: floor,
+            max_prefetch: ceiling,
+            in_order: false,
+            wait_time: Duration::from_secs(1),
+        })
+    }
+
+    #[test]
+    fn prefetch_doubles_up_to_its_ceiling_while_full_claims_leave_slots_dry() {
+        let mut p = prefetch(8, 40);
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            p.claimed(true, true);
+            seen.push(p.now);
+        }
+        assert_eq!(seen, [16, 32, 40, 40]);
+    }
+
+    #[test]
+    fn prefetch_shrinks_by_a_quarter_when_slots_stay_fed_and_never_below_its_floor() {
+        let mut p = prefetch(8, 64);
+        p.now = 64;
+        let mut seen = Vec::new();
+        for _ in 0..8 {
+            p.claimed(true, false);
+            seen.push(p.now);
+        }
+        assert_eq!(seen, [48, 36, 27, 21, 16, 12, 9, 8]);
+    }
+
+    #[test]
+    fn prefetch_falls_back_to_its_floor_when_a_claim_comes_back_short() {
+        let mut p = prefetch(4, 64);
+        p.now = 64;
+        p.claimed(false, true);
+        assert_eq!(p.now, 4);
+    }
+
+    #[test]
+    fn a_fixed_prefetch_never_moves() {
+        for floor in [0, 3] {
+            let mut p = prefetch(floor, floor);
+            for (full, dry) in [(true, true), (true, false), (false, true)] {
+                p.claimed(full, dry);
+                assert_eq!(p.now, floor);
+            }
+        }
+    }
+
+    #[test]
+    fn a_prefetch_from_nothing_grows_from_one() {
+        let mut p = prefetch(0, 10);
+        p.claimed(true, true);
+        assert_eq!(p.now, 1);
+        p.claimed(true, true);
+        assert_eq!(p.now, 2);
+    }
+
+    #[test]
+    fn the_buffer_is_refilled_at_half_the_prefetch_rounded_up() {
+        assert_eq!(
+            [0, 1, 2, 3, 8].map(|n| {
+                let mut p = prefetch(n, n);
+                p.now = n;
+                p.low_water()
+            }),
+            [0, 1, 1, 2, 4]
+        );
     }
 }

@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+/// Ceiling of a multi worker's default `max_prefetch`, whatever its concurrency.
+const MAX_DEFAULT_PREFETCH: usize = 1_000;
+
 /// How a job worker runs jobs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WorkerKind {
@@ -26,6 +29,11 @@ pub struct WorkerConfig {
     /// worker, so keep it small when jobs run long. Default: 0 for a simple worker, the
     /// concurrency for a multi worker.
     pub prefetch: usize,
+    /// How far the prefetch may grow while the worker's slots run dry waiting for claims
+    /// (R24); it falls back towards `prefetch` when they do not and to it when the queue
+    /// drains. Default: `prefetch` for a simple worker (fixed), 32 times the concurrency (at
+    /// most 1,000) for a multi worker.
+    pub max_prefetch: usize,
     /// Pause when the queue is empty, cut short when a job is added (default 1 s).
     pub wait_time: Duration,
 }
@@ -37,18 +45,23 @@ impl WorkerConfig {
             kind: WorkerKind::Simple,
             concurrency: 1,
             prefetch: 0,
+            max_prefetch: 0,
             wait_time: Duration::from_secs(1),
         }
     }
 
     /// A multi worker running up to `concurrency` jobs at once (at least 1), claiming as many
-    /// again ahead.
+    /// again ahead, and more while short jobs leave its slots waiting for claims.
     pub fn multi(concurrency: usize) -> Self {
         let concurrency = concurrency.max(1);
         Self {
             kind: WorkerKind::Multi,
             concurrency,
             prefetch: concurrency,
+            max_prefetch: concurrency
+                .saturating_mul(32)
+                .min(MAX_DEFAULT_PREFETCH)
+                .max(concurrency),
             wait_time: Duration::from_secs(1),
         }
     }
@@ -59,9 +72,18 @@ impl WorkerConfig {
         self
     }
 
-    /// Sets how many jobs the worker claims beyond its free slots (R24).
+    /// Fixes how many jobs the worker claims beyond its free slots (R24): `max_prefetch`
+    /// becomes the same, so call [`WorkerConfig::max_prefetch`] after this to let it grow.
     pub fn prefetch(mut self, jobs: usize) -> Self {
         self.prefetch = jobs;
+        self.max_prefetch = jobs;
+        self
+    }
+
+    /// Lets the prefetch grow up to `jobs` (never below `prefetch`) while the worker's slots
+    /// run dry waiting for claims (R24).
+    pub fn max_prefetch(mut self, jobs: usize) -> Self {
+        self.max_prefetch = jobs.max(self.prefetch);
         self
     }
 }

@@ -89,7 +89,8 @@ struct JobsArgs {
     /// Jobs each worker runs at once.
     #[arg(long, default_value_t = 8)]
     slots: usize,
-    /// Jobs each worker claims beyond its free slots and holds (default: as many as its slots).
+    /// Jobs each worker claims beyond its free slots and holds, fixed (default: a multi
+    /// worker's own, as many as its slots and growing while they wait for claims).
     #[arg(long)]
     prefetch: Option<usize>,
     /// Mean pause between two kills (each between half and one and a half of it); 0 never kills.
@@ -132,6 +133,8 @@ struct WorkerArgs {
     slots: usize,
     #[arg(long)]
     prefetch: usize,
+    #[arg(long)]
+    max_prefetch: usize,
     #[arg(long, value_parser = humantime::parse_duration)]
     lease: Duration,
     #[arg(long)]
@@ -294,6 +297,7 @@ async fn worker(args: WorkerArgs) -> Result<()> {
         .worker(
             WorkerConfig::multi(args.slots)
                 .prefetch(args.prefetch)
+                .max_prefetch(args.max_prefetch)
                 .wait_time(Duration::from_millis(100)),
         )
         .build();
@@ -361,16 +365,18 @@ fn secs(d: Duration) -> String {
 async fn jobs_run(args: JobsArgs) -> Result<bool> {
     let url = args.common.store.clone();
     let logs = log_dir(&args.common, "jobs")?;
-    let prefetch = args
+    let default = WorkerConfig::multi(args.slots);
+    let (prefetch, max_prefetch) = args
         .prefetch
-        .unwrap_or(WorkerConfig::multi(args.slots).prefetch);
+        .map_or((default.prefetch, default.max_prefetch), |p| (p, p));
     println!(
-        "remote-torture jobs on {}: {} jobs, {} workers x {} slots + {} prefetched, lease {}, kill every ~{}, database restart: {}",
+        "remote-torture jobs on {}: {} jobs, {} workers x {} slots + {}-{} prefetched, lease {}, kill every ~{}, database restart: {}",
         redact(&url),
         args.jobs,
         args.workers,
         args.slots,
         prefetch,
+        max_prefetch,
         secs(args.lease),
         secs(args.kill_every),
         args.common.restart_db.as_deref().unwrap_or("none"),
@@ -411,6 +417,8 @@ async fn jobs_run(args: JobsArgs) -> Result<bool> {
             args.slots.to_string(),
             "--prefetch".into(),
             prefetch.to_string(),
+            "--max-prefetch".into(),
+            max_prefetch.to_string(),
             "--lease".into(),
             format!("{}ms", args.lease.as_millis()),
         ],

@@ -140,9 +140,9 @@ pub async fn r6_a_limit_removes_the_oldest_completed_at_first(store: TestStore) 
     assert!(all_jobs(&*store.jobs).await.is_empty());
 }
 
-/// R6: a removed job's records are gone with it (a new job under its id has none), while
-/// the records of jobs kept stay.
-pub async fn r6_error_records_go_with_their_jobs(store: TestStore) {
+/// Jobs 1 and 2 are claimed; job 1 fails for good and job 2 is retried, each leaving an
+/// error record; then the error jobs are removed, which takes job 1 alone.
+async fn remove_a_failed_job_beside_a_retried_one(store: &TestStore) {
     insert(&*store.jobs, &[job(1, t(0)), job(2, t(1))]).await;
     claim_one(&*store.jobs, t(2), token(1)).await;
     claim_one(&*store.jobs, t(2), token(2)).await;
@@ -154,8 +154,14 @@ pub async fn r6_error_records_go_with_their_jobs(store: TestStore) {
         store.jobs.record_outcomes(&outcomes).await.unwrap(),
         vec![true, true]
     );
-    let counts = remove(&store, &[JobStatus::Error], None, None).await;
+    let counts = remove(store, &[JobStatus::Error], None, None).await;
     assert_counts(&counts, &[(JobStatus::Error, 1)]);
+}
+
+/// R6: a removed job's records are gone with it (a new job under its id has none), while
+/// the records of jobs kept stay.
+pub async fn r6_error_records_go_with_their_jobs(store: TestStore) {
+    remove_a_failed_job_beside_a_retried_one(&store).await;
     assert_eq!(store.jobs.job_errors(&id(1)).await.unwrap(), None);
     assert_eq!(records(&*store.jobs, &id(2)).await.len(), 1);
     insert(&*store.jobs, &[job(1, t(5))]).await;
@@ -171,19 +177,8 @@ pub async fn r6_error_records_go_with_their_jobs(store: TestStore) {
 pub async fn r33_reclaiming_space_after_removals_keeps_every_other_job_and_record(
     store: TestStore,
 ) {
-    insert(&*store.jobs, &[job(1, t(0)), job(2, t(1)), job(3, t(2))]).await;
-    claim_one(&*store.jobs, t(3), token(1)).await;
-    claim_one(&*store.jobs, t(3), token(2)).await;
-    let outcomes = [
-        failed(&id(1), token(1), 1, "for good", t(4)),
-        retried(&id(2), token(2), 1, "once more", t(14), t(4)),
-    ];
-    assert_eq!(
-        store.jobs.record_outcomes(&outcomes).await.unwrap(),
-        vec![true, true]
-    );
-    let counts = remove(&store, &[JobStatus::Error], None, None).await;
-    assert_counts(&counts, &[(JobStatus::Error, 1)]);
+    remove_a_failed_job_beside_a_retried_one(&store).await;
+    insert(&*store.jobs, &[job(3, t(2))]).await;
     let left = all_jobs(&*store.jobs).await;
     let kept_records = records(&*store.jobs, &id(2)).await;
     store.jobs.reclaim_space().await.unwrap();

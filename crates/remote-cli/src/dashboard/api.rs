@@ -285,6 +285,7 @@ async fn workers(State(d): State<Dashboard>) -> ApiResult {
                 "kind": format!("{:?}", w.kind).to_lowercase(),
                 "concurrency": w.concurrency,
                 "prefetch": w.prefetch,
+                "max_prefetch": w.max_prefetch,
                 "wait_time_ms": w.wait_time.as_millis() as u64,
             })
         });

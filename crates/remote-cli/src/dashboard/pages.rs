@@ -725,7 +725,7 @@ pub(super) async fn workers(State(d): State<Dashboard>) -> PageResult {
             esc(d.processor.name()),
             w.kind,
             w.concurrency,
-            w.prefetch,
+            claimed_ahead(w.prefetch, w.max_prefetch),
             humantime::format_duration(w.wait_time)
         ),
         _ => "not running in this process".into(),
@@ -775,4 +775,13 @@ pub(super) async fn workers(State(d): State<Dashboard>) -> PageResult {
         m = processing.len(),
     );
     Ok(Html(page("Workers", None, &body)))
+}
+
+/// A worker's prefetch in words: one number when fixed, else the range it adapts within.
+fn claimed_ahead(prefetch: usize, max_prefetch: usize) -> String {
+    if max_prefetch > prefetch {
+        format!("{prefetch} to {max_prefetch}")
+    } else {
+        prefetch.to_string()
+    }
 }
