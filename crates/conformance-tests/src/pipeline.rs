@@ -383,15 +383,16 @@ pub async fn r24_jobs_held_by_a_lost_worker_come_back_through_lease_recovery(sto
     }
 }
 
-/// The limit of every claim a worker made while it ran 300 jobs that return at once, on a
-/// store whose claims take 5 ms, and once more after the queue drained.
-async fn claim_limits(store: TestStore, worker: WorkerConfig) -> Vec<usize> {
+/// When each claim came and its limit, while a worker idling `wait_time` between looks ran
+/// 300 jobs that return at once, on a store whose claims take 5 ms, and for two claims more
+/// after the queue drained.
+async fn claims_of(store: TestStore, worker: WorkerConfig) -> Vec<(std::time::Instant, usize)> {
     let h = Harness::new(store);
     let tapped = Arc::new(Tapped::new(h.jobs.clone(), Duration::from_millis(5)));
     let p = Processor::builder_with(tapped.clone(), h.items.clone())
         .name(unique_name("claim-limits"))
         .clock(h.clock.clone())
-        .worker(worker.wait_time(Duration::from_millis(20)))
+        .worker(worker.wait_time(IDLE))
         .build();
     p.register(JobFactory::new(
         "quick",
@@ -406,22 +407,26 @@ async fn claim_limits(store: TestStore, worker: WorkerConfig) -> Vec<usize> {
         count(&p, JobStatus::Completed).await == 300
     })
     .await;
-    let claims = tapped.limits().len();
-    until("a claim after the queue drained", || async {
-        tapped.limits().len() > claims + 1
+    let claims = tapped.claims().len();
+    until("two claims after the queue drained", || async {
+        tapped.claims().len() > claims + 1
     })
     .await;
     p.stop_processor().await;
-    tapped.limits()
+    tapped.claims()
 }
+
+/// The idle pause of the workers of `claims_of`.
+const IDLE: Duration = Duration::from_millis(20);
 
 /// R24: while jobs return faster than a claim comes back, a worker's slots wait for claims,
 /// so it claims further ahead, up to its `max_prefetch` and no further; once the queue is
-/// drained it is back to its `prefetch`.
+/// drained it is back to its `prefetch`, and looks again after its idle pause, not at once.
 pub async fn r24_prefetch_grows_while_short_jobs_wait_for_claims_and_falls_back_once_drained(
     store: TestStore,
 ) {
-    let limits = claim_limits(store, WorkerConfig::multi(2).prefetch(2).max_prefetch(30)).await;
+    let claims = claims_of(store, WorkerConfig::multi(2).prefetch(2).max_prefetch(30)).await;
+    let limits: Vec<usize> = claims.iter().map(|c| c.1).collect();
     assert!(limits.iter().any(|&l| l > 4), "never grew: {limits:?}");
     assert!(limits.iter().all(|&l| l <= 32), "grew too far: {limits:?}");
     assert_eq!(
@@ -429,22 +434,30 @@ pub async fn r24_prefetch_grows_while_short_jobs_wait_for_claims_and_falls_back_
         Some(&4),
         "not back to 2 slots + 2 ahead: {limits:?}"
     );
+    let [.., (before, _), (last, _)] = claims[..] else {
+        panic!("fewer than two claims: {limits:?}")
+    };
+    assert!(
+        last - before >= IDLE,
+        "an idle worker claimed again after {:?}",
+        last - before
+    );
 }
 
 /// R24: a worker whose prefetch is fixed claims at most its slots plus its prefetch however
 /// short its jobs.
 pub async fn r24_a_fixed_prefetch_never_claims_more_than_its_slots_and_prefetch(store: TestStore) {
-    let limits = claim_limits(store, WorkerConfig::multi(2).prefetch(2)).await;
-    assert!(limits.iter().all(|&l| l <= 4), "{limits:?}");
+    let claims = claims_of(store, WorkerConfig::multi(2).prefetch(2)).await;
+    assert!(claims.iter().all(|c| c.1 <= 4), "{claims:?}");
 }
 
-/// A job store that logs the limit of every claim, makes each claim take `claim_time` like a
+/// A job store that logs when each claim came and its limit, makes each claim take `claim_time` like a
 /// round trip to a distant server, and fails every call once `cut` is set, like a worker whose
 /// process died.
 struct Tapped {
     inner: Arc<dyn JobStore>,
     claim_time: Duration,
-    limits: Mutex<Vec<usize>>,
+    claims: Mutex<Vec<(std::time::Instant, usize)>>,
     cut: AtomicBool,
 }
 
@@ -453,13 +466,14 @@ impl Tapped {
         Self {
             inner,
             claim_time,
-            limits: Mutex::new(Vec::new()),
+            claims: Mutex::new(Vec::new()),
             cut: AtomicBool::new(false),
         }
     }
 
-    fn limits(&self) -> Vec<usize> {
-        self.limits.lock().unwrap().clone()
+    /// When each claim came, and its limit.
+    fn claims(&self) -> Vec<(std::time::Instant, usize)> {
+        self.claims.lock().unwrap().clone()
     }
 
     fn check(&self) -> Result<()> {
@@ -479,7 +493,10 @@ impl JobStore for Tapped {
     }
     async fn claim_jobs(&self, claim: &ClaimJobs<'_>) -> Result<Vec<Job>> {
         self.check()?;
-        self.limits.lock().unwrap().push(claim.limit);
+        self.claims
+            .lock()
+            .unwrap()
+            .push((std::time::Instant::now(), claim.limit));
         tokio::time::sleep(self.claim_time).await;
         self.inner.claim_jobs(claim).await
     }

@@ -210,26 +210,27 @@ impl Producer {
                         () = stop.cancelled() => break,
                     }
                 };
-                if let Some(landed) = landed {
-                    let flight = claiming.take().expect("a claim under way");
-                    match self.land(landed, &flight, &mut prefetch) {
-                        Ok(short) => {
-                            drained = short;
-                            backoff = MIN_WAIT;
+                let Some(landed) = landed else { continue };
+                let flight = claiming.take().expect("a claim under way");
+                match self.land(landed, &flight, &mut prefetch) {
+                    Ok(short) => {
+                        drained = short;
+                        backoff = MIN_WAIT;
+                    }
+                    Err(e) => {
+                        error!(error = %e, retry_in = ?backoff, "cannot claim jobs");
+                        tokio::select! {
+                            () = tokio::time::sleep(backoff) => {}
+                            () = stop.cancelled() => break,
                         }
-                        Err(e) => {
-                            error!(error = %e, retry_in = ?backoff, "cannot claim jobs");
-                            tokio::select! {
-                                () = tokio::time::sleep(backoff) => {}
-                                () = stop.cancelled() => break,
-                            }
-                            backoff = (backoff * 2).min(MAX_BACKOFF);
-                        }
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        continue;
                     }
                 }
-                continue;
             }
 
+            let capacity = self.settings.concurrency + prefetch.now;
+            let held = self.running() + self.buffer.len();
             if self.buffer.is_empty() {
                 if held >= capacity {
                     tokio::select! {
