@@ -383,11 +383,10 @@ pub async fn r24_jobs_held_by_a_lost_worker_come_back_through_lease_recovery(sto
     }
 }
 
-/// When each claim came and its limit, while a worker idling `wait_time` between looks ran
-/// 300 jobs that return at once, on a store whose claims take 5 ms, and for two claims more
+/// When each claim came and its limit, while a worker on `h`'s store idling `IDLE` between
+/// looks ran 300 jobs that return at once, on a store whose claims take 5 ms, and for two claims more
 /// after the queue drained.
-async fn claims_of(store: TestStore, worker: WorkerConfig) -> Vec<(std::time::Instant, usize)> {
-    let h = Harness::new(store);
+async fn claims_of(h: &Harness, worker: WorkerConfig) -> Vec<(std::time::Instant, usize)> {
     let tapped = Arc::new(Tapped::new(h.jobs.clone(), Duration::from_millis(5)));
     let p = Processor::builder_with(tapped.clone(), h.items.clone())
         .name(unique_name("claim-limits"))
@@ -404,7 +403,7 @@ async fn claims_of(store: TestStore, worker: WorkerConfig) -> Vec<(std::time::In
         .unwrap();
     p.start_processor();
     until("every job", || async {
-        count(&p, JobStatus::Completed).await == 300
+        count(&p, JobStatus::Queued).await + count(&p, JobStatus::Processing).await == 0
     })
     .await;
     let claims = tapped.claims().len();
@@ -425,29 +424,39 @@ const IDLE: Duration = Duration::from_millis(20);
 pub async fn r24_prefetch_grows_while_short_jobs_wait_for_claims_and_falls_back_once_drained(
     store: TestStore,
 ) {
-    let claims = claims_of(store, WorkerConfig::multi(2).prefetch(2).max_prefetch(30)).await;
-    let limits: Vec<usize> = claims.iter().map(|c| c.1).collect();
-    assert!(limits.iter().any(|&l| l > 4), "never grew: {limits:?}");
-    assert!(limits.iter().all(|&l| l <= 32), "grew too far: {limits:?}");
-    assert_eq!(
-        limits.last(),
-        Some(&4),
-        "not back to 2 slots + 2 ahead: {limits:?}"
-    );
-    let [.., (before, _), (last, _)] = claims[..] else {
-        panic!("fewer than two claims: {limits:?}")
-    };
-    assert!(
-        last - before >= IDLE,
-        "an idle worker claimed again after {:?}",
-        last - before
-    );
+    let h = Harness::new(store);
+    for (slots, floor, ceiling) in [(2, 2, 30), (1, 1, 15)] {
+        let worker = WorkerConfig::multi(slots)
+            .prefetch(floor)
+            .max_prefetch(ceiling);
+        let claims = claims_of(&h, worker).await;
+        let limits: Vec<usize> = claims.iter().map(|c| c.1).collect();
+        let (least, most) = (slots + floor, slots + ceiling);
+        assert!(limits.iter().any(|&l| l > least), "never grew: {limits:?}");
+        assert!(
+            limits.iter().all(|&l| l <= most),
+            "grew too far: {limits:?}"
+        );
+        assert_eq!(
+            limits.last(),
+            Some(&least),
+            "not back to its floor: {limits:?}"
+        );
+        let [.., (before, _), (last, _)] = claims[..] else {
+            panic!("fewer than two claims: {limits:?}")
+        };
+        assert!(
+            last - before >= IDLE,
+            "an idle worker claimed again after {:?}",
+            last - before
+        );
+    }
 }
 
 /// R24: a worker whose prefetch is fixed claims at most its slots plus its prefetch however
 /// short its jobs.
 pub async fn r24_a_fixed_prefetch_never_claims_more_than_its_slots_and_prefetch(store: TestStore) {
-    let claims = claims_of(store, WorkerConfig::multi(2).prefetch(2)).await;
+    let claims = claims_of(&Harness::new(store), WorkerConfig::multi(2).prefetch(2)).await;
     assert!(claims.iter().all(|c| c.1 <= 4), "{claims:?}");
 }
 

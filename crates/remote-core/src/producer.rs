@@ -3,8 +3,8 @@
 //!
 //! It keeps a local buffer of claimed jobs, up to the worker's free slots plus its prefetch,
 //! and claims again when the buffer runs low, so that one round trip serves many jobs. The
-//! prefetch adapts: it doubles (up to the worker's `max_prefetch`) when the buffer ran dry
-//! during a full claim while slots were free, shrinks when it did not, and falls back to the
+//! prefetch adapts: it doubles (up to the worker's `max_prefetch`) when a full claim started
+//! by a busy worker lands to free slots and an empty buffer, shrinks when it did not, and falls back to the
 //! worker's `prefetch` when a claim came back short — the queue is drained for now, and the
 //! next claim waits for a wake-up or the worker's wait time. When few slots are free, a short
 //! fetch cooldown lets others free up so they are claimed together. It also runs the rescuer
@@ -81,7 +81,7 @@ impl Prefetch {
     }
 
     /// Adapts to a claim: `full` when it brought every job asked for, `ran_dry` when the
-    /// buffer emptied while it was under way and slots were left free.
+    /// worker was busy as it started and has free slots and nothing buffered as it lands.
     fn claimed(&mut self, full: bool, ran_dry: bool) {
         self.now = if !full {
             self.floor
@@ -93,12 +93,12 @@ impl Prefetch {
     }
 }
 
-/// A claim under way: its task, how many jobs it asked for, and whether jobs were still
-/// buffered when it started.
+/// A claim under way: its task, how many jobs it asked for, and whether the worker was busy
+/// (jobs running or buffered) when it started, rather than starting up or back from idle.
 struct InFlight {
     task: tokio::task::JoinHandle<Result<Vec<Job>>>,
     want: usize,
-    buffered: bool,
+    busy: bool,
 }
 
 /// The claiming side of one job worker.
@@ -289,7 +289,7 @@ impl Producer {
         InFlight {
             task: tokio::spawn(async move { shared.claim(want).await }),
             want,
-            buffered: !self.buffer.is_empty(),
+            busy: !self.buffer.is_empty() || self.running() > 0,
         }
     }
 
@@ -304,7 +304,7 @@ impl Producer {
         let jobs =
             landed.map_err(|e| Error::store_msg(format!("the claim task failed: {e}")))??;
         let short = jobs.len() < flight.want;
-        let ran_dry = flight.buffered && self.idle_slots();
+        let ran_dry = flight.busy && self.idle_slots();
         prefetch.claimed(!short, ran_dry);
         self.buffer_claimed(jobs);
         Ok(short)
