@@ -4,9 +4,9 @@
 //! It keeps a local buffer of claimed jobs, up to the worker's free slots plus its prefetch,
 //! and claims again when the buffer runs low, so that one round trip serves many jobs. The
 //! prefetch adapts: it doubles (up to the worker's `max_prefetch`) when a full claim started
-//! by a busy worker lands to free slots and an empty buffer, shrinks when it did not, and falls back to the
-//! worker's `prefetch` when a claim came back short — the queue is drained for now, and the
-//! next claim waits for a wake-up or the worker's wait time. When few slots are free, a short
+//! by a busy worker lands to free slots and an empty buffer, shrinks when it did not, and
+//! falls back to the worker's `prefetch` when a claim came back short — the queue is drained
+//! for now, and the next claim waits for a wake-up or the worker's wait time. When few slots are free, a short
 //! fetch cooldown lets others free up so they are claimed together. It also runs the rescuer
 //! every `recover_interval`.
 
@@ -202,9 +202,7 @@ impl Producer {
                         landed = &mut flight.task => Some(landed),
                         permit = self.slots.clone().acquire_owned() => {
                             let Ok(permit) = permit else { break };
-                            if let Some(waiting) = self.next_waiting() {
-                                self.dispatch(waiting, permit);
-                            }
+                            self.dispatch_next(permit);
                             None
                         }
                         () = stop.cancelled() => break,
@@ -265,9 +263,7 @@ impl Producer {
             if self.reorder.load(Ordering::Acquire) {
                 continue;
             }
-            if let Some(waiting) = self.next_waiting() {
-                self.dispatch(waiting, permit);
-            }
+            self.dispatch_next(permit);
         }
         if let Some(flight) = claiming.take() {
             self.finish_claim(flight, &mut prefetch).await;
@@ -339,6 +335,13 @@ impl Producer {
             self.shared.unhold(&waiting.lease);
         }
         None
+    }
+
+    /// Starts the next buffered job, if any is left, on the slot `permit` holds.
+    fn dispatch_next(&mut self, permit: OwnedSemaphorePermit) {
+        if let Some(waiting) = self.next_waiting() {
+            self.dispatch(waiting, permit);
+        }
     }
 
     /// Waits for the worker's wait time, a job added here or elsewhere, or `stop`.
