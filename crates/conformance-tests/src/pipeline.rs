@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use remote_core::__private::async_trait;
 use remote_core::{
@@ -384,9 +384,9 @@ pub async fn r24_jobs_held_by_a_lost_worker_come_back_through_lease_recovery(sto
 }
 
 /// When each claim came and its limit, while a worker on `h`'s store idling `IDLE` between
-/// looks ran 300 jobs that return at once, on a store whose claims take 5 ms, and for two claims more
-/// after the queue drained.
-async fn claims_of(h: &Harness, worker: WorkerConfig) -> Vec<(std::time::Instant, usize)> {
+/// looks ran 300 jobs that return at once, on a store whose claims take 5 ms, and for two
+/// claims more after the queue drained.
+async fn claims_of(h: &Harness, worker: WorkerConfig) -> Vec<(Instant, usize)> {
     let tapped = Arc::new(Tapped::new(h.jobs.clone(), Duration::from_millis(5)));
     let p = Processor::builder_with(tapped.clone(), h.items.clone())
         .name(unique_name("claim-limits"))
@@ -466,7 +466,7 @@ pub async fn r24_a_fixed_prefetch_never_claims_more_than_its_slots_and_prefetch(
 struct Tapped {
     inner: Arc<dyn JobStore>,
     claim_time: Duration,
-    claims: Mutex<Vec<(std::time::Instant, usize)>>,
+    claims: Mutex<Vec<(Instant, usize)>>,
     cut: AtomicBool,
 }
 
@@ -481,7 +481,7 @@ impl Tapped {
     }
 
     /// When each claim came, and its limit.
-    fn claims(&self) -> Vec<(std::time::Instant, usize)> {
+    fn claims(&self) -> Vec<(Instant, usize)> {
         self.claims.lock().unwrap().clone()
     }
 
@@ -505,7 +505,7 @@ impl JobStore for Tapped {
         self.claims
             .lock()
             .unwrap()
-            .push((std::time::Instant::now(), claim.limit));
+            .push((Instant::now(), claim.limit));
         tokio::time::sleep(self.claim_time).await;
         self.inner.claim_jobs(claim).await
     }
