@@ -389,6 +389,49 @@ async fn claims_merge_names_in_pull_order() {
     );
 }
 
+/// A claim reads each name's ready set a window of `limit` members at a time: entries whose job
+/// is no longer queued are dropped, and the claim reads on past a window of them to fill its
+/// limit, in order.
+#[tokio::test]
+async fn claims_read_past_entries_they_cannot_take() {
+    let store = fresh_store().await;
+    let _clear = ClearOnDrop(store.prefix().to_owned());
+    let jobs: Vec<Job> = (0..6)
+        .map(|n| job("a", json!(n), t0() + TimeDelta::milliseconds(n)))
+        .collect();
+    insert(&store, &jobs).await;
+    let base = format!("{{{}}}", store.prefix());
+    let mut connection = store.connection();
+    for stale in &jobs[..3] {
+        let _: i64 = redis::cmd("HSET")
+            .arg(format!("{base}:job:{}", stale.id.as_str()))
+            .arg("status")
+            .arg("cancelled")
+            .query_async(&mut connection)
+            .await
+            .expect("HSET");
+    }
+    let claimed = claim(&store, &names(&["a"]), t0() + TimeDelta::hours(1), 2).await;
+    let ids: Vec<&JobId> = claimed.iter().map(|j| &j.id).collect();
+    assert_eq!(
+        ids,
+        vec![&jobs[3].id, &jobs[4].id],
+        "past two windows of entries it cannot take"
+    );
+    assert!(claimed
+        .iter()
+        .all(|j| j.attempt == 1 && j.status == JobStatus::Processing));
+    let left: i64 = redis::cmd("ZCARD")
+        .arg(format!("{base}:ready:a"))
+        .query_async(&mut connection)
+        .await
+        .expect("ZCARD");
+    assert_eq!(
+        left, 1,
+        "the entries it read past are gone; the last job waits"
+    );
+}
+
 /// Idle workers of one store wake when another store (another process) adds or releases a
 /// job, through the store's channel.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 -- ARGV: now, lease_until, token, limit, then the job names (distinct).
 -- Promotes the names' delayed jobs that are due, then takes up to `limit` jobs in pull order
--- (priority, queued_at, id) by merging the heads of the names' ready sets. Returns each claimed job as stored.
+-- (priority, queued_at, id) by merging the heads of the names' ready sets, read ahead `limit`
+-- members at a time. Returns each claimed job as stored.
 local now_ms = ARGV[1]
 local now = tonumber(now_ms)
 local lease_until, token, limit = ARGV[2], ARGV[3], tonumber(ARGV[4])
@@ -16,39 +17,54 @@ for _, name in ipairs(names) do
   end
 end
 
-local heads = {}
-local function head(i)
-  heads[i] = redis.call('ZRANGE', ready_key(names[i]), 0, 0)[1]
+-- Each name's ready set (every member scored 0, so in byte order) read ahead from after the
+-- last member read once a full window is used up; `at[i]` is the place of name i's head in
+-- its window.
+local windows, at = {}, {}
+local function read_ahead(i, after)
+  windows[i] = redis.call('ZRANGEBYLEX', ready_key(names[i]), after and '(' .. after or '-',
+    '+', 'LIMIT', 0, limit)
+  at[i] = 1
 end
-for i = 1, #names do head(i) end
+local function head(i)
+  local window = windows[i]
+  if at[i] > #window and #window == limit then
+    read_ahead(i, window[#window])
+    window = windows[i]
+  end
+  return window[at[i]]
+end
+for i = 1, #names do read_ahead(i, nil) end
 
+local w = later()
 local claimed = {}
 while #claimed < limit do
   local best
   for i = 1, #names do
-    if heads[i] and (not best or before(heads[i], heads[best])) then best = i end
+    if head(i) and (not best or before(head(i), head(best))) then best = i end
   end
   if not best then break end
-  local member, name = heads[best], names[best]
-  redis.call('ZREM', ready_key(name), member)
-  head(best)
+  local member, name = head(best), names[best]
+  at[best] = at[best] + 1
+  w.add('ZREM', ready_key(name), member)
   local id = id_of(member)
   local key = job_key(id)
   local f = redis.call('HMGET', key, 'status', 'not_before', 'list_key', 'unique_key',
-    'unique_across')
+    'unique_across', 'attempt')
   if f[1] == 'queued' and f[3] then
     if f[2] and tonumber(f[2]) > now then
       -- promoted by a claim whose clock was ahead: back to waiting
       redis.call('ZADD', delayed_key(name), f[2], id)
     else
       redis.call('HSET', key, 'status', 'processing', 'picked_at', now_ms,
-        'lease_until', lease_until, 'lease_token', token)
-      redis.call('HINCRBY', key, 'attempt', 1)
-      move(id, name, f[3], 'queued', 'processing')
-      redis.call('ZADD', LEASES, lease_until, id)
+        'lease_until', lease_until, 'lease_token', token,
+        'attempt', tostring((tonumber(f[6]) or 0) + 1))
+      move(id, name, f[3], 'queued', 'processing', nil, w)
+      w.add('ZADD', LEASES, lease_until, id)
       settle(id, f[4], f[5], 'queued', 'processing')
       claimed[#claimed + 1] = redis.call('HGETALL', key)
     end
   end
 end
+w.flush()
 return claimed

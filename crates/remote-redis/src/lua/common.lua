@@ -43,24 +43,58 @@ end
 -- The job id at the end of an ordering key (`<time>:<id>`, ids are 24 hex digits).
 local function id_of(member) return string.sub(member, -24) end
 
+-- Index writes gathered over a script and sent as one variadic command per key and command
+-- at its end (in chunks of an even length that Lua's `unpack` takes, keeping ZADD's
+-- score and member together), so that a batch costs a few commands
+-- per key instead of a few per job. Only for writes whose order does not matter: a script
+-- never both adds and removes the same member of one key through it.
+local function later()
+  local order, lists = {}, {}
+  local w = {}
+  function w.add(cmd, key, ...)
+    local slot = cmd .. ' ' .. key
+    local list = lists[slot]
+    if not list then
+      list = {}
+      lists[slot] = list
+      order[#order + 1] = {cmd, key, list}
+    end
+    for i = 1, select('#', ...) do list[#list + 1] = select(i, ...) end
+  end
+  function w.flush()
+    for _, c in ipairs(order) do
+      local cmd, key, list = c[1], c[2], c[3]
+      for i = 1, #list, 2000 do
+        redis.call(cmd, key, unpack(list, i, math.min(i + 1999, #list)))
+      end
+    end
+  end
+  return w
+end
+
+-- Sends one index write now, or through `w` (from `later`) when given.
+local function write(w, cmd, key, ...)
+  if w then w.add(cmd, key, ...) else redis.call(cmd, key, ...) end
+end
+
 -- Moves a job's status index entries from status `from` to status `to` (either may be nil);
 -- a final status also scores the job by `completed_at` (-inf when unset) for removals, among
--- all jobs and among those of its name.
-local function move(id, name, list_key, from, to, completed_at)
+-- all jobs and among those of its name. Writes through `w` when given.
+local function move(id, name, list_key, from, to, completed_at, w)
   if from then
-    redis.call('ZREM', status_key(from), list_key)
-    redis.call('ZREM', by_key(from, name), list_key)
+    write(w, 'ZREM', status_key(from), list_key)
+    write(w, 'ZREM', by_key(from, name), list_key)
     if FINAL[from] then
-      redis.call('ZREM', done_key(from), id)
-      redis.call('ZREM', done_name_key(from, name), id)
+      write(w, 'ZREM', done_key(from), id)
+      write(w, 'ZREM', done_name_key(from, name), id)
     end
   end
   if to then
-    redis.call('ZADD', status_key(to), 0, list_key)
-    redis.call('ZADD', by_key(to, name), 0, list_key)
+    write(w, 'ZADD', status_key(to), 0, list_key)
+    write(w, 'ZADD', by_key(to, name), 0, list_key)
     if FINAL[to] then
-      redis.call('ZADD', done_key(to), completed_at or '-inf', id)
-      redis.call('ZADD', done_name_key(to, name), completed_at or '-inf', id)
+      write(w, 'ZADD', done_key(to), completed_at or '-inf', id)
+      write(w, 'ZADD', done_name_key(to, name), completed_at or '-inf', id)
     end
   end
 end
@@ -87,12 +121,12 @@ local function settle(id, unique_key, across, from, to)
 end
 
 -- Puts a queued job in line: in its name's delayed set until `not_before`, else in its name's
--- ready set at its pull-order key.
-local function enqueue(id, name, pull_key, not_before)
+-- ready set at its pull-order key. Writes through `w` when given.
+local function enqueue(id, name, pull_key, not_before, w)
   if not_before then
-    redis.call('ZADD', delayed_key(name), not_before, id)
+    write(w, 'ZADD', delayed_key(name), not_before, id)
   else
-    redis.call('ZADD', ready_key(name), 0, pull_key)
+    write(w, 'ZADD', ready_key(name), 0, pull_key)
   end
 end
 
@@ -102,10 +136,10 @@ local function dequeue(id, name, pull_key)
   redis.call('ZREM', delayed_key(name), id)
 end
 
--- Clears a job's lease and its entry in the lease index.
-local function end_lease(key, id)
+-- Clears a job's lease and its entry in the lease index (written through `w` when given).
+local function end_lease(key, id, w)
   redis.call('HDEL', key, 'lease_until', 'lease_token')
-  redis.call('ZREM', LEASES, id)
+  write(w, 'ZREM', LEASES, id)
 end
 
 -- Puts job `id` back in the queue with a fresh attempt budget (R30) when its status is in the

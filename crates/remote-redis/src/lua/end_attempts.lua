@@ -4,6 +4,7 @@
 -- else '').
 -- Applies each entry whose job is processing under its token, in order; returns 1 or 0 each.
 local rescue = ARGV[1] == '1'
+local w = later()
 local answer = {}
 for i = 2, #ARGV, 6 do
   local id, token, now, kind, payload, not_before =
@@ -18,11 +19,11 @@ for i = 2, #ARGV, 6 do
   if applies then
     local name, list_key = f[4], f[5]
     local to
-    end_lease(key, id)
+    end_lease(key, id, w)
     if kind == 'completed' then
       to = 'completed'
       redis.call('HSET', key, 'status', to, 'output', payload, 'completed_at', now)
-      move(id, name, list_key, 'processing', to, now)
+      move(id, name, list_key, 'processing', to, now, w)
     elseif kind == 'retry' or kind == 'snooze' then
       to = 'queued'
       redis.call('HSET', key, 'status', to, 'not_before', not_before)
@@ -32,13 +33,13 @@ for i = 2, #ARGV, 6 do
         redis.call('HSET', key, 'attempt', math.max((tonumber(f[9]) or 0) - 1, 0))
         redis.call('HINCRBY', key, 'snoozes', 1)
       end
-      move(id, name, list_key, 'processing', to)
-      enqueue(id, name, f[6], not_before)
+      move(id, name, list_key, 'processing', to, nil, w)
+      enqueue(id, name, f[6], not_before, w)
     else
       to = 'error'
       redis.call('HSET', key, 'status', to, 'completed_at', now)
       redis.call('RPUSH', errors_key(id), payload)
-      move(id, name, list_key, 'processing', to, now)
+      move(id, name, list_key, 'processing', to, now, w)
     end
     settle(id, f[7], f[8], 'processing', to)
     answer[#answer + 1] = 1
@@ -46,4 +47,5 @@ for i = 2, #ARGV, 6 do
     answer[#answer + 1] = 0
   end
 end
+w.flush()
 return answer

@@ -30,23 +30,25 @@ while i <= #ARGV do
 end
 local answer = {1}
 local any = false
+local w = later()
 for _, job in ipairs(jobs) do
   if job.answer == 1 then
     local f = job.f
     redis.call('HSET', job_key(job.id), unpack(ARGV, job.first, job.last))
-    redis.call('ZADD', JOBS, 0, f.list_key)
-    redis.call('ZADD', name_key(f.job_name), 0, f.list_key)
-    redis.call('SADD', NAMES, f.job_name)
-    move(job.id, f.job_name, f.list_key, nil, f.status, f.completed_at)
+    w.add('ZADD', JOBS, 0, f.list_key)
+    w.add('ZADD', name_key(f.job_name), 0, f.list_key)
+    w.add('SADD', NAMES, f.job_name)
+    move(job.id, f.job_name, f.list_key, nil, f.status, f.completed_at, w)
     if f.status == 'queued' then
-      enqueue(job.id, f.job_name, f.pull_key, f.not_before)
+      enqueue(job.id, f.job_name, f.pull_key, f.not_before, w)
     elseif f.status == 'processing' and f.lease_until then
-      redis.call('ZADD', LEASES, f.lease_until, job.id)
+      w.add('ZADD', LEASES, f.lease_until, job.id)
     end
     settle(job.id, f.unique_key, f.unique_across, nil, f.status)
     any = true
   end
   answer[#answer + 1] = job.answer
 end
+w.flush()
 if any then redis.call('PUBLISH', WAKE, 'added') end
 return answer
