@@ -20,8 +20,9 @@
 //! never runs dry. Phase A: 50 untimed claims, then 10 s of timed ones. Phase B: the
 //! production pruning, `Processor::prune_finished_jobs` on a processor over the same store with
 //! the default retention — the code job workers run every `prune_interval` (batches of
-//! `PRUNE_BATCH` with `PRUNE_PAUSE` between them, the store's `reclaim_space` every
-//! `PRUNE_RECLAIM_EVERY` jobs) — in a task of its own, while the claimer runs until it ends.
+//! `PRUNE_BATCH`, each followed by `prune_pause`: at least 50 ms and nine times the batch's
+//! time; the store's `reclaim_space` every `PRUNE_RECLAIM_EVERY` jobs) — in a task of its
+//! own, while the claimer runs until it ends.
 //! Phase C, the control: the claimer alone for as long as phase B took. Phases B and C each
 //! start from a vacuumed table, so both leave as many dead rows of claimed jobs behind, and C
 //! is the fair "without".

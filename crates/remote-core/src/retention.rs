@@ -20,8 +20,18 @@ use crate::store::{AcquireLeader, JobNames, RemoveJobs};
 /// Jobs removed by one pruning call; small enough that no statement holds locks for long.
 pub const PRUNE_BATCH: usize = 1000;
 
-/// Pause between two pruning batches, so that claims and completions get their turn.
+/// Shortest pause between two pruning batches, so that claims and completions get their turn.
 pub const PRUNE_PAUSE: Duration = Duration::from_millis(50);
+
+/// The pause after a batch lasts at least this many times as long as the batch took, so that
+/// pruning keeps to a tenth of the database's time however slow a batch gets.
+pub const PRUNE_PAUSE_FACTOR: u32 = 9;
+
+/// The pause after a removal batch that took `took`: [`PRUNE_PAUSE`], or
+/// [`PRUNE_PAUSE_FACTOR`] times `took` when that is longer.
+pub fn prune_pause(took: Duration) -> Duration {
+    PRUNE_PAUSE.max(took.saturating_mul(PRUNE_PAUSE_FACTOR))
+}
 
 /// Jobs pruning removes between two calls of the store's `reclaim_space`: deleted rows a
 /// database keeps until a later pass slow every claim down until that pass runs.
@@ -157,6 +167,7 @@ async fn remove_in_batches(
     let mut removed = StatusCounts::new();
     let mut unreclaimed = 0;
     loop {
+        let started = tokio::time::Instant::now();
         let batch = shared
             .jobs
             .remove_jobs(&RemoveJobs {
@@ -181,7 +192,7 @@ async fn remove_in_batches(
         if n < PRUNE_BATCH as u64 {
             return Ok(removed);
         }
-        tokio::time::sleep(PRUNE_PAUSE).await;
+        tokio::time::sleep(prune_pause(started.elapsed())).await;
     }
 }
 
@@ -241,4 +252,24 @@ async fn bid(shared: &Shared, every: Duration, note: Option<&Value>) -> Result<b
             note,
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pause_after_a_batch_grows_with_the_batch_and_never_drops_below_the_floor() {
+        assert_eq!(prune_pause(Duration::ZERO), PRUNE_PAUSE);
+        assert_eq!(prune_pause(Duration::from_millis(2)), PRUNE_PAUSE);
+        assert_eq!(
+            prune_pause(Duration::from_millis(20)),
+            Duration::from_millis(180)
+        );
+        assert_eq!(
+            prune_pause(Duration::from_millis(500)),
+            Duration::from_millis(4_500)
+        );
+        assert_eq!(prune_pause(Duration::MAX), Duration::MAX);
+    }
 }

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Json;
-use remote_core::retention::{PRUNE_BATCH, PRUNE_PAUSE};
+use remote_core::retention::{prune_pause, PRUNE_BATCH};
 use remote_core::{
     CancelOutcome, JobId, JobNames, JobQuery, JobStatus, RemoveJobs, RetryOutcome, StatusCounts,
 };
@@ -176,6 +176,7 @@ async fn remove_matching(
     let names = only.as_ref().map_or(JobNames::All, |n| JobNames::Only(n));
     let mut removed = StatusCounts::new();
     loop {
+        let started = tokio::time::Instant::now();
         let batch = d
             .stores
             .jobs
@@ -196,7 +197,7 @@ async fn remove_matching(
             }
             return Ok(removed);
         }
-        tokio::time::sleep(PRUNE_PAUSE).await;
+        tokio::time::sleep(prune_pause(started.elapsed())).await;
     }
 }
 
