@@ -43,11 +43,11 @@ end
 -- The job id at the end of an ordering key (`<time>:<id>`, ids are 24 hex digits).
 local function id_of(member) return string.sub(member, -24) end
 
--- Index writes gathered over a script and sent as one variadic command per key and command
--- at its end (in chunks of an even length that Lua's `unpack` takes, keeping ZADD's
--- score and member together), so that a batch costs a few commands
--- per key instead of a few per job. Only for writes whose order does not matter: a script
--- never both adds and removes the same member of one key through it.
+-- Index writes gathered over a script and sent at its end as one variadic command per key
+-- and command (in chunks of an even length that Lua's `unpack` takes, keeping ZADD's score
+-- and member together), so that a batch costs a few commands per key instead of a few per
+-- job. Only for writes whose order does not matter: a script never both adds and removes
+-- the same member of one key through it.
 local function later()
   local order, lists = {}, {}
   local w = {}
