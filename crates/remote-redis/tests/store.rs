@@ -389,9 +389,9 @@ async fn claims_merge_names_in_pull_order() {
     );
 }
 
-/// A claim reads each name's ready set a window of `limit` members at a time: entries whose job
-/// is no longer queued are dropped, and the claim reads on past a window of them to fill its
-/// limit, in order.
+/// A claim reads each name's ready set a window of up to `limit` members (at most 100) at a
+/// time: entries whose job is no longer queued are dropped, and the claim reads on past a
+/// window of them to fill its limit, in order; a claim of more than 100 reads on the same way.
 #[tokio::test]
 async fn claims_read_past_entries_they_cannot_take() {
     let store = fresh_store().await;
@@ -430,6 +430,15 @@ async fn claims_read_past_entries_they_cannot_take() {
         left, 1,
         "the entries it read past are gone; the last job waits"
     );
+
+    let many: Vec<Job> = (0..250)
+        .map(|n| job("b", json!(n), t0() + TimeDelta::milliseconds(n)))
+        .collect();
+    insert(&store, &many).await;
+    let claimed = claim(&store, &names(&["b"]), t0() + TimeDelta::hours(1), 150).await;
+    let ids: Vec<&JobId> = claimed.iter().map(|j| &j.id).collect();
+    let oldest: Vec<&JobId> = many[..150].iter().map(|j| &j.id).collect();
+    assert_eq!(ids, oldest, "150 jobs in pull order, over two windows");
 }
 
 /// Idle workers of one store wake when another store (another process) adds or releases a

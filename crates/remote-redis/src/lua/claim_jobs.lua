@@ -1,7 +1,7 @@
 -- ARGV: now, lease_until, token, limit, then the job names (distinct).
 -- Promotes the names' delayed jobs that are due, then takes up to `limit` jobs in pull order
--- (priority, queued_at, id) by merging the heads of the names' ready sets, read ahead `limit`
--- members at a time. Returns each claimed job as stored.
+-- (priority, queued_at, id) by merging the heads of the names' ready sets, read ahead a
+-- window at a time. Returns each claimed job as stored.
 local now_ms = ARGV[1]
 local now = tonumber(now_ms)
 local lease_until, token, limit = ARGV[2], ARGV[3], tonumber(ARGV[4])
@@ -17,18 +17,20 @@ for _, name in ipairs(names) do
   end
 end
 
--- Each name's ready set (every member scored 0, so in byte order) read ahead from after the
--- last member read once a full window is used up; `at[i]` is the place of name i's head in
--- its window.
+-- Each name's ready set (every member scored 0, so in byte order) read ahead a window of up
+-- to 100 members (no more than the claim takes), from after the last member read once a full
+-- window is used up, so that a claim over many names reads little of the names it takes
+-- few jobs from; `at[i]` is the place of name i's head in its window.
+local size = math.min(limit, 100)
 local windows, at = {}, {}
 local function read_ahead(i, after)
   windows[i] = redis.call('ZRANGEBYLEX', ready_key(names[i]), after and '(' .. after or '-',
-    '+', 'LIMIT', 0, limit)
+    '+', 'LIMIT', 0, size)
   at[i] = 1
 end
 local function head(i)
   local window = windows[i]
-  if at[i] > #window and #window == limit then
+  if at[i] > #window and #window == size then
     read_ahead(i, window[#window])
     window = windows[i]
   end
