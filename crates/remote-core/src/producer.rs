@@ -6,9 +6,9 @@
 //! prefetch adapts: it doubles (up to the worker's `max_prefetch`) when a full claim started
 //! by a busy worker lands to free slots and an empty buffer, shrinks when it did not, and
 //! falls back to the worker's `prefetch` when a claim came back short — the queue is drained
-//! for now, and the next claim waits for a wake-up or the worker's wait time. When few slots are free, a short
-//! fetch cooldown lets others free up so they are claimed together. It also runs the rescuer
-//! every `recover_interval`.
+//! for now, and the next claim waits for a wake-up or the worker's wait time. When few slots
+//! are free, a short fetch cooldown lets others free up so they are claimed together. It also
+//! runs the rescuer every `recover_interval`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
