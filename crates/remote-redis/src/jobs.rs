@@ -371,21 +371,24 @@ impl JobStore for RedisStore {
                 self.retry_call(args, &mut retried, what).await?;
             }
         } else {
-            // Each status's index, or its index per name when only some names are asked,
-            // read in batches after the last member read (those retried leave it).
-            let names: Vec<Option<&String>> = match retry.names {
-                JobNames::Only(names) => names.iter().map(Some).collect(),
-                JobNames::All | JobNames::Except(_) => vec![None],
+            // The index of each status and name asked, read in batches after the last member
+            // read (those retried leave it).
+            let names = match retry.names {
+                JobNames::Only(names) => distinct(names),
+                JobNames::All | JobNames::Except(_) => {
+                    let mut names = self.job_names(what).await?;
+                    names.retain(|name| retry.names.matches(name));
+                    names
+                }
             };
             for status in &statuses {
-                for name in distinct(&names) {
+                for name in &names {
                     let mut after = Vec::new();
                     loop {
                         let mut args = filter.clone();
                         args.push("scan".into());
                         args.push(status.as_str().into());
-                        args.push(if name.is_some() { "1" } else { "0" }.into());
-                        args.push(name.cloned().unwrap_or_default().into_bytes());
+                        args.push(name.clone().into_bytes());
                         args.push(after);
                         args.push(usize_arg(RETRY_BATCH));
                         let (read, last) = self.retry_call(args, &mut retried, what).await?;

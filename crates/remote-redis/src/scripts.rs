@@ -10,7 +10,8 @@ use redis::Script;
 /// server's first `NOSCRIPT`).
 pub(crate) struct Scripts {
     pub open: Script,
-    pub upgrade: Script,
+    pub upgrade_1: Script,
+    pub upgrade_2: Script,
     pub insert_jobs: Script,
     pub claim_jobs: Script,
     pub end_attempts: Script,
@@ -46,7 +47,8 @@ fn script(body: &str) -> Script {
 /// The scripts, built on first use.
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     open: script(include_str!("lua/open.lua")),
-    upgrade: script(include_str!("lua/upgrade.lua")),
+    upgrade_1: script(include_str!("lua/upgrade_1.lua")),
+    upgrade_2: script(include_str!("lua/upgrade_2.lua")),
     insert_jobs: script(include_str!("lua/insert_jobs.lua")),
     claim_jobs: script(include_str!("lua/claim_jobs.lua")),
     end_attempts: script(include_str!("lua/end_attempts.lua")),

@@ -16,10 +16,14 @@ use crate::wakeups::{self, Subscriber};
 
 /// The layout of keys and fields this build reads and writes; stored under `{prefix}:layout`
 /// when a store is first opened, and checked at every open.
-pub const LAYOUT_VERSION: &str = "2";
+pub const LAYOUT_VERSION: &str = "3";
 
 /// The layout before priorities and unique keys, which opening upgrades in place.
-const PREVIOUS_LAYOUT: &str = "1";
+const LAYOUT_1: &str = "1";
+
+/// The layout with status and removal indexes across names too, which opening upgrades in
+/// place.
+const LAYOUT_2: &str = "2";
 
 /// Jobs upgraded per script call, so that no single call keeps the server busy for long.
 const UPGRADE_BATCH: usize = 1_000;
@@ -126,13 +130,17 @@ impl RedisStore {
             .invoke_async::<Value>(&mut conn)
             .await
             .map_err(|e| Error::store("opening the Redis store", e))?;
-        let stored = codec::text(stored, "opening the Redis store")?;
-        if stored == PREVIOUS_LAYOUT {
-            upgrade(&mut conn, &base).await?;
+        let mut stored = codec::text(stored, "opening the Redis store")?;
+        if stored == LAYOUT_1 {
+            upgrade_1(&mut conn, &base).await?;
+            stored = LAYOUT_2.to_owned();
+        }
+        if stored == LAYOUT_2 {
+            upgrade_2(&mut conn, &base).await?;
         } else if stored != LAYOUT_VERSION {
             return Err(Error::store_msg(format!(
                 "the keys under {base} have layout version {stored}; this build reads version \
-                 {LAYOUT_VERSION} (and upgrades version {PREVIOUS_LAYOUT})"
+                 {LAYOUT_VERSION} (and upgrades versions {LAYOUT_1} and {LAYOUT_2})"
             )));
         }
         let durability = durability::check(&mut conn, &base).await;
@@ -206,6 +214,16 @@ impl RedisStore {
             .map_err(|e| Error::store(what.to_owned(), e))
     }
 
+    /// Every job name the store has seen (`{p}:names`), which names its per-name indexes.
+    pub(crate) async fn job_names(&self, what: &str) -> Result<Vec<String>> {
+        let mut conn = self.inner.conn.clone();
+        redis::cmd("SMEMBERS")
+            .arg(format!("{}:names", self.inner.base))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| Error::store(what.to_owned(), e))
+    }
+
     /// Wakes this process's idle workers at once, without waiting for the subscription.
     pub(crate) fn wake_local(&self) {
         if let Some(notify) = &self.inner.notify {
@@ -219,23 +237,23 @@ impl RedisStore {
     }
 }
 
-/// Upgrades the keys under `base` from the previous layout, a batch of jobs per script call
-/// (see `lua/upgrade.lua`); the last call writes the new layout version. Another process
-/// upgrading at the same time only repeats work.
-async fn upgrade(conn: &mut ConnectionManager, base: &str) -> Result<()> {
+/// Upgrades the keys under `base` from layout 1 to layout 2, a batch of jobs per script call
+/// (see `lua/upgrade_1.lua`); the last call writes layout 2. Another process upgrading at the
+/// same time only repeats work.
+async fn upgrade_1(conn: &mut ConnectionManager, base: &str) -> Result<()> {
     let what = "upgrading the Redis store's layout";
     tracing::info!(
         store = base,
-        "upgrading the store's keys from layout {PREVIOUS_LAYOUT} to {LAYOUT_VERSION}"
+        "upgrading the store's keys from layout {LAYOUT_1} to {LAYOUT_2}"
     );
     let prefix = codec::priority_prefix(0);
     let mut after = String::new();
     loop {
         let reply = SCRIPTS
-            .upgrade
+            .upgrade_1
             .key(base)
-            .arg(PREVIOUS_LAYOUT)
-            .arg(LAYOUT_VERSION)
+            .arg(LAYOUT_1)
+            .arg(LAYOUT_2)
             .arg(&prefix)
             .arg(&after)
             .arg(UPGRADE_BATCH)
@@ -251,11 +269,36 @@ async fn upgrade(conn: &mut ConnectionManager, base: &str) -> Result<()> {
             after = at;
             continue;
         }
-        if at != LAYOUT_VERSION {
+        if at != LAYOUT_2 && at != LAYOUT_VERSION {
             return Err(Error::store_msg(format!(
                 "{what}: the keys under {base} went to layout version '{at}' meanwhile"
             )));
         }
         return Ok(());
     }
+}
+
+/// Upgrades the keys under `base` from layout 2 to this build's in one script call (see
+/// `lua/upgrade_2.lua`): it drops the status and removal indexes across names.
+async fn upgrade_2(conn: &mut ConnectionManager, base: &str) -> Result<()> {
+    let what = "upgrading the Redis store's layout";
+    tracing::info!(
+        store = base,
+        "upgrading the store's keys from layout {LAYOUT_2} to {LAYOUT_VERSION}"
+    );
+    let stored = SCRIPTS
+        .upgrade_2
+        .key(base)
+        .arg(LAYOUT_2)
+        .arg(LAYOUT_VERSION)
+        .invoke_async::<Value>(conn)
+        .await
+        .map_err(|e| Error::store(what, e))?;
+    let stored = codec::text(stored, what)?;
+    if stored != LAYOUT_2 && stored != LAYOUT_VERSION {
+        return Err(Error::store_msg(format!(
+            "{what}: the keys under {base} went to layout version '{stored}' meanwhile"
+        )));
+    }
+    Ok(())
 }

@@ -196,6 +196,7 @@ async fn a_store_of_layout_1_is_upgraded_at_open() {
         .await
         .unwrap();
     assert_eq!(layout, remote_redis::LAYOUT_VERSION);
+    assert_no_index_across_names(&one).await;
     for job in old.iter().step_by(97) {
         assert_eq!(one.get_job(&job.id).await.unwrap().as_ref(), Some(job));
     }
@@ -268,6 +269,96 @@ async fn a_store_of_layout_1_is_upgraded_at_open() {
         one.count_jobs().await.unwrap(),
         memory.count_jobs().await.unwrap()
     );
+}
+
+/// No key holds the status or removal index of every name, as layouts 1 and 2 did.
+async fn assert_no_index_across_names(store: &RedisStore) {
+    let base = format!("{{{}}}", store.prefix());
+    for key in keys_of(store).await {
+        let tail = key.strip_prefix(&base).unwrap_or(&key);
+        let across = tail.starts_with(":status:")
+            || (tail.starts_with(":done:") && tail.matches(':').count() == 2);
+        assert!(!across, "{key} is left from an earlier layout");
+    }
+}
+
+/// Opening a store of layout 2 drops its status and removal indexes across names, and the
+/// store then counts, lists, removes and claims as before from the indexes per name.
+#[tokio::test]
+async fn a_store_of_layout_2_drops_its_indexes_across_names_at_open() {
+    let store = fresh_store().await;
+    let prefix = store.prefix().to_owned();
+    let _clear = ClearOnDrop(prefix.clone());
+    let jobs: Vec<Job> = (0..40)
+        .map(|n| {
+            job(
+                ["a", "b"][n % 2],
+                n,
+                t0() + TimeDelta::milliseconds(n as i64),
+            )
+        })
+        .collect();
+    insert(&store, &jobs).await;
+    let now = t0() + TimeDelta::minutes(1);
+    let done: Vec<Outcome> = claim(&store, "a", now, 6)
+        .await
+        .iter()
+        .map(|j| Outcome {
+            lease: lease(j),
+            now,
+            kind: OutcomeKind::Completed { output: json!(1) },
+        })
+        .collect();
+    store.record_outcomes(&done).await.unwrap();
+    let counts = store.count_jobs().await.unwrap();
+    let all = JobQuery {
+        oldest_first: true,
+        ..JobQuery::default()
+    };
+    let queued = JobQuery {
+        statuses: vec![JobStatus::Queued],
+        ..all.clone()
+    };
+    let listed = store.list_jobs(&queued).await.unwrap();
+
+    // What layout 2 kept besides: an index per status and per final status of every name.
+    let b = format!("{{{prefix}}}");
+    let mut conn = store.connection();
+    let mut pipe = redis::pipe();
+    for job in store.list_jobs(&all).await.unwrap() {
+        let status = job.status.as_str();
+        pipe.zadd(format!("{b}:status:{status}"), job.id.as_str(), 0)
+            .ignore();
+        if job.status == JobStatus::Completed {
+            pipe.zadd(format!("{b}:done:{status}"), job.id.as_str(), 0)
+                .ignore();
+        }
+    }
+    pipe.set(format!("{b}:layout"), "2").ignore();
+    let () = pipe.query_async(&mut conn).await.unwrap();
+    drop(store);
+
+    let store = open(&prefix).await;
+    let layout: String = redis::cmd("GET")
+        .arg(format!("{b}:layout"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(layout, remote_redis::LAYOUT_VERSION);
+    assert_no_index_across_names(&store).await;
+    assert_eq!(store.count_jobs().await.unwrap(), counts);
+    assert_eq!(store.list_jobs(&queued).await.unwrap(), listed);
+    let removed = store
+        .remove_jobs(&RemoveJobs {
+            statuses: &JobStatus::REMOVABLE,
+            names: JobNames::All,
+            finished_before: None,
+            limit: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(removed.get(&JobStatus::Completed), Some(&6));
+    assert_eq!(claim(&store, "b", now, 100).await.len(), 20);
 }
 
 /// The holders of unique keys as stored in `{p}:uniq`.
@@ -503,7 +594,7 @@ async fn clear_and_removal_leave_no_key_of_the_new_features() {
     store.record_outcomes(&outcomes).await.unwrap();
     let keys = keys_of(&store).await;
     let base = format!("{{{}}}", store.prefix());
-    for key in ["uniq", "done:completed", "done:completed:echo"] {
+    for key in ["uniq", "done:completed:echo"] {
         assert!(keys.contains(&format!("{base}:{key}")), "{key}: {keys:?}");
     }
     store

@@ -17,6 +17,5 @@ for _, name in ipairs(redis.call('SMEMBERS', NAMES)) do
   end
 end
 for _, name in ipairs(redis.call('ZRANGE', LEADERS, 0, -1)) do redis.call('DEL', leader_key(name)) end
-for _, status in ipairs(STATUSES) do redis.call('DEL', status_key(status), done_key(status)) end
 redis.call('DEL', NAMES, LEASES, ITEMS, DUE, UNIQ, PAUSED, LEADERS, LAYOUT)
 return #members

@@ -18,9 +18,7 @@ local function item_key(id) return B .. ':item:' .. id end
 local function ready_key(name) return B .. ':ready:' .. name end
 local function delayed_key(name) return B .. ':delayed:' .. name end
 local function name_key(name) return B .. ':name:' .. name end
-local function status_key(status) return B .. ':status:' .. status end
 local function by_key(status, name) return B .. ':by:' .. status .. ':' .. name end
-local function done_key(status) return B .. ':done:' .. status end
 local function done_name_key(status, name) return B .. ':done:' .. status .. ':' .. name end
 local function leader_key(name) return B .. ':leader:' .. name end
 
@@ -38,6 +36,66 @@ local function before(a, b)
     if x ~= y then return x < y end
   end
   return #a < #b
+end
+
+-- Merges ordered streams: each of `streams` is a function returning its next element (nil
+-- once it has none), in the order `less`. Returns a function giving the smallest element not
+-- yet given and the index of its stream (nil once every stream is done). A binary heap of
+-- the streams' heads, so each element costs about log2(#streams) comparisons.
+local function merge(streams, less)
+  local heap = {}
+  local function swap(i, j) heap[i], heap[j] = heap[j], heap[i] end
+  local function down(i)
+    while true do
+      local l, r, m = 2 * i, 2 * i + 1, i
+      if heap[l] and less(heap[l][1], heap[m][1]) then m = l end
+      if heap[r] and less(heap[r][1], heap[m][1]) then m = r end
+      if m == i then return end
+      swap(i, m)
+      i = m
+    end
+  end
+  for i, next in ipairs(streams) do
+    local v = next()
+    if v ~= nil then
+      heap[#heap + 1] = {v, i}
+      local c = #heap
+      while c > 1 and less(heap[c][1], heap[math.floor(c / 2)][1]) do
+        swap(c, math.floor(c / 2))
+        c = math.floor(c / 2)
+      end
+    end
+  end
+  return function()
+    local top = heap[1]
+    if not top then return nil end
+    local v = streams[top[2]]()
+    if v ~= nil then
+      heap[1] = {v, top[2]}
+    else
+      heap[1] = heap[#heap]
+      heap[#heap] = nil
+    end
+    if heap[1] then down(1) end
+    return top[1], top[2]
+  end
+end
+
+-- A stream for `merge` over a sorted set read a window at a time: `read(start, size)` returns
+-- up to `size` members from position `start` (0-based).
+local function windows(read, size)
+  local start, buf, at, done = 0, {}, 1, false
+  return function()
+    if at > #buf then
+      if done then return nil end
+      buf, at = read(start, size), 1
+      start = start + #buf
+      done = #buf < size
+      if #buf == 0 then return nil end
+    end
+    at = at + 1
+    return buf[at - 1]
+  end
 end
 
 -- The job id at the end of an ordering key (`<time>:<id>`, ids are 24 hex digits).
@@ -77,25 +135,18 @@ local function write(w, cmd, key, ...)
   if w then w.add(cmd, key, ...) else redis.call(cmd, key, ...) end
 end
 
--- Moves a job's status index entries from status `from` to status `to` (either may be nil);
--- a final status also scores the job by `completed_at` (-inf when unset) for removals, among
--- all jobs and among those of its name. Writes through `w` when given.
+-- Moves a job's status index entries (those of its name) from status `from` to status `to`
+-- (either may be nil); a final status also scores the job by `completed_at` (-inf when unset)
+-- for removals. Writes through `w` when given. Counts and listings across names merge the
+-- per-name entries, so a change of status costs two writes, three for a final one.
 local function move(id, name, list_key, from, to, completed_at, w)
   if from then
-    write(w, 'ZREM', status_key(from), list_key)
     write(w, 'ZREM', by_key(from, name), list_key)
-    if FINAL[from] then
-      write(w, 'ZREM', done_key(from), id)
-      write(w, 'ZREM', done_name_key(from, name), id)
-    end
+    if FINAL[from] then write(w, 'ZREM', done_name_key(from, name), id) end
   end
   if to then
-    write(w, 'ZADD', status_key(to), 0, list_key)
     write(w, 'ZADD', by_key(to, name), 0, list_key)
-    if FINAL[to] then
-      write(w, 'ZADD', done_key(to), completed_at or '-inf', id)
-      write(w, 'ZADD', done_name_key(to, name), completed_at or '-inf', id)
-    end
+    if FINAL[to] then write(w, 'ZADD', done_name_key(to, name), completed_at or '-inf', id) end
   end
 end
 

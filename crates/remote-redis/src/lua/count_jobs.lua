@@ -1,5 +1,10 @@
 -- The number of jobs of each status, in the order queued, processing, completed, cancelled,
--- error.
+-- error: the sizes of the status indexes of every name.
+local names = redis.call('SMEMBERS', NAMES)
 local counts = {}
-for i, status in ipairs(STATUSES) do counts[i] = redis.call('ZCARD', status_key(status)) end
+for i, status in ipairs(STATUSES) do
+  local n = 0
+  for _, name in ipairs(names) do n = n + redis.call('ZCARD', by_key(status, name)) end
+  counts[i] = n
+end
 return counts

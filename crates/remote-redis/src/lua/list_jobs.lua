@@ -4,12 +4,15 @@ local newest = ARGV[1] == '1'
 local offset, count = tonumber(ARGV[2]), tonumber(ARGV[3])
 local name = ARGV[4] == '1' and ARGV[5] or nil
 if count == 0 then return {} end
+-- One index when the name alone filters (or nothing does), else the status indexes of the
+-- name (of every name when none is given), merged.
 local sets = {}
 if #ARGV < 6 then
   sets[1] = name and name_key(name) or JOBS
 else
+  local names = name and {name} or redis.call('SMEMBERS', NAMES)
   for i = 6, #ARGV do
-    sets[#sets + 1] = name and by_key(ARGV[i], name) or status_key(ARGV[i])
+    for _, n in ipairs(names) do sets[#sets + 1] = by_key(ARGV[i], n) end
   end
 end
 local function range(key, start, stop)
@@ -18,24 +21,33 @@ local function range(key, start, stop)
   end
   return redis.call('ZRANGE', key, string.format('%d', start), string.format('%d', stop))
 end
-local stop = -1
-if count > 0 then stop = offset + count - 1 end
-local members
+local members = {}
 if #sets == 1 then
+  local stop = -1
+  if count > 0 then stop = offset + count - 1 end
   members = range(sets[1], offset, stop)
 else
-  local merged = {}
-  for _, key in ipairs(sets) do
-    for _, member in ipairs(range(key, 0, stop)) do merged[#merged + 1] = member end
+  -- Each index read a window at a time, no further than the page needs.
+  local size = 100
+  if count > 0 then size = math.min(offset + count, 100) end
+  local streams = {}
+  for i, key in ipairs(sets) do
+    streams[i] = windows(function(start, n) return range(key, start, start + n - 1) end, size)
   end
-  table.sort(merged, function(a, b)
+  local nextm = merge(streams, function(a, b)
     if newest then return before(b, a) end
     return before(a, b)
   end)
-  members = {}
-  local last = #merged
-  if count > 0 then last = math.min(last, offset + count) end
-  for k = offset + 1, last do members[#members + 1] = merged[k] end
+  local skipped = 0
+  while count < 0 or #members < count do
+    local member = nextm()
+    if not member then break end
+    if skipped < offset then
+      skipped = skipped + 1
+    else
+      members[#members + 1] = member
+    end
+  end
 end
 local jobs = {}
 for _, member in ipairs(members) do

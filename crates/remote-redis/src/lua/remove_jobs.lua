@@ -10,63 +10,46 @@ local mode, k = ARGV[3], tonumber(ARGV[4])
 local names = {}
 if mode == 'only' then
   for j = 5, 4 + k do names[#names + 1] = ARGV[j] end
-elseif mode == 'except' then
+else
   local listed = {}
   for j = 5, 4 + k do listed[ARGV[j]] = true end
   for _, name in ipairs(redis.call('SMEMBERS', NAMES)) do
     if not listed[name] then names[#names + 1] = name end
   end
 end
--- One source per status (every name) or per status and name, each in removal order.
+-- One source per status and name, each in removal order.
 local sources = {}
 for i = 5 + k, #ARGV do
   local status = ARGV[i]
-  if mode == 'all' then
-    sources[#sources + 1] = {key = done_key(status), status = status, offset = 0}
-  else
-    for _, name in ipairs(names) do
-      sources[#sources + 1] = {key = done_name_key(status, name), status = status, offset = 0}
-    end
+  for _, name in ipairs(names) do
+    sources[#sources + 1] = {key = done_name_key(status, name), status = status}
   end
 end
 
--- Merges the sources (score, then id) in chunks, so each is read only as far as it is used.
-local chunk = math.min(limit, 200)
-local function fill(s)
-  local found = redis.call('ZRANGEBYSCORE', s.key, min, max, 'WITHSCORES', 'LIMIT', s.offset,
-    chunk)
-  s.buf, s.pos = {}, 1
-  for j = 1, #found, 2 do
-    local score = -math.huge
-    if found[j + 1] ~= '-inf' then score = tonumber(found[j + 1]) end
-    s.buf[#s.buf + 1] = {id = found[j], score = score}
-  end
-  s.offset = s.offset + #s.buf
-  s.last = #s.buf < chunk
+-- Merges the sources (score, then id), each read a window at a time, so each is read only
+-- as far as it is used.
+local size = math.max(16, math.ceil(math.min(limit, 200) / math.max(#sources, 1)))
+local streams = {}
+for i, s in ipairs(sources) do
+  streams[i] = windows(function(start, n)
+    local found = redis.call('ZRANGEBYSCORE', s.key, min, max, 'WITHSCORES', 'LIMIT', start, n)
+    local entries = {}
+    for j = 1, #found, 2 do
+      local score = -math.huge
+      if found[j + 1] ~= '-inf' then score = tonumber(found[j + 1]) end
+      entries[#entries + 1] = {id = found[j], score = score}
+    end
+    return entries
+  end, size)
 end
-local function head(s)
-  if s.pos > #s.buf then
-    if s.last then return nil end
-    fill(s)
-  end
-  return s.buf[s.pos]
-end
-for _, s in ipairs(sources) do
-  s.buf, s.pos, s.last = {}, 1, false
-end
+local nextm = merge(streams, function(a, b)
+  return a.score < b.score or (a.score == b.score and before(a.id, b.id))
+end)
 local picked = {}
 while #picked < limit do
-  local best, best_head
-  for _, s in ipairs(sources) do
-    local h = head(s)
-    if h and (not best_head or h.score < best_head.score
-        or (h.score == best_head.score and before(h.id, best_head.id))) then
-      best, best_head = s, h
-    end
-  end
-  if not best then break end
-  best.pos = best.pos + 1
-  picked[#picked + 1] = {id = best_head.id, status = best.status, source = best.key}
+  local entry, i = nextm()
+  if not entry then break end
+  picked[#picked + 1] = {id = entry.id, status = sources[i].status, source = sources[i].key}
 end
 
 local counts, order = {}, {}

@@ -2,9 +2,8 @@
 -- unique key another job holds. ARGV: the number s of statuses, the s statuses, names ('all' |
 -- 'only' | 'except'), the number k of names listed, the k names, then either
 --   'ids', then the ids: each job named whose status and name pass; or
---   'scan', a status, whether a name follows ('1' | '0'), the name, after (the last member
---   read, '': from the start), batch: up to `batch` members of that status's index (of that
---   name, when given) after `after`, in listing order.
+--   'scan', a status, a name, after (the last member read, '': from the start), batch: up
+--   to `batch` members of the index of that status and name after `after`, in listing order.
 -- Returns {read, last member read, status, n, ...}, the counts being per status before.
 local s = tonumber(ARGV[1])
 local statuses = {}
@@ -22,9 +21,7 @@ local ids, last = {}, ''
 if ARGV[at] == 'ids' then
   for j = at + 1, #ARGV do ids[#ids + 1] = ARGV[j] end
 else
-  local status, after, batch = ARGV[at + 1], ARGV[at + 4], ARGV[at + 5]
-  local source = status_key(status)
-  if ARGV[at + 2] == '1' then source = by_key(status, ARGV[at + 3]) end
+  local source, after, batch = by_key(ARGV[at + 1], ARGV[at + 2]), ARGV[at + 3], ARGV[at + 4]
   local from = '-'
   if after ~= '' then from = '(' .. after end
   local members = redis.call('ZRANGE', source, from, '+', 'BYLEX', 'LIMIT', 0, batch)
