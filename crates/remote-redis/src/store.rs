@@ -214,6 +214,11 @@ impl RedisStore {
             .map_err(|e| Error::store(what.to_owned(), e))
     }
 
+    /// The hash-tagged base of every key, `{prefix}`.
+    pub(crate) fn base(&self) -> &str {
+        &self.inner.base
+    }
+
     /// Every job name the store has seen (`{p}:names`), which names its per-name indexes.
     pub(crate) async fn job_names(&self, what: &str) -> Result<Vec<String>> {
         let mut conn = self.inner.conn.clone();

@@ -145,7 +145,7 @@ local function move(id, name, list_key, from, to, completed_at, w)
     if FINAL[from] then write(w, 'ZREM', done_name_key(from, name), id) end
   end
   if to then
-    write(w, 'ZADD', by_key(to, name), 0, list_key)
+    write(w, 'ZADD', by_key(to, name), '0', list_key)
     if FINAL[to] then write(w, 'ZADD', done_name_key(to, name), completed_at or '-inf', id) end
   end
 end
@@ -177,7 +177,7 @@ local function enqueue(id, name, pull_key, not_before, w)
   if not_before then
     write(w, 'ZADD', delayed_key(name), not_before, id)
   else
-    write(w, 'ZADD', ready_key(name), 0, pull_key)
+    write(w, 'ZADD', ready_key(name), '0', pull_key)
   end
 end
 

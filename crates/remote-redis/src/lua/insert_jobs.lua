@@ -35,8 +35,8 @@ for _, job in ipairs(jobs) do
   if job.answer == 1 then
     local f = job.f
     redis.call('HSET', job_key(job.id), unpack(ARGV, job.first, job.last))
-    w.add('ZADD', JOBS, 0, f.list_key)
-    w.add('ZADD', name_key(f.job_name), 0, f.list_key)
+    w.add('ZADD', JOBS, '0', f.list_key)
+    w.add('ZADD', name_key(f.job_name), '0', f.list_key)
     w.add('SADD', NAMES, f.job_name)
     move(job.id, f.job_name, f.list_key, nil, f.status, f.completed_at, w)
     if f.status == 'queued' then
