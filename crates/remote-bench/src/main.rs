@@ -226,8 +226,8 @@ fn raw_loop(kind: Kind) -> Option<&'static str> {
              entry), read from the store, each its own commit",
         ),
         Kind::Sqlite => Some(
-            "remote-sql's own statements `claim_jobs` (limit 1) and `record_outcome`, read from \
-             the store, each its own commit",
+            "remote-sql's own statements `claim_jobs` (limit 1) and `record_outcomes` (one \
+             JSON row), read from the store, each its own commit",
         ),
         Kind::MySql => Some(
             "remote-sql's own statements `pick_jobs` and `claim_picked_jobs` (limit 1) in one \

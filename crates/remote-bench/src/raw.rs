@@ -6,7 +6,7 @@
 //! ([`SqlStore::query_text`]) with its parameters bound by name in the store's order
 //! ([`SqlStore::query_params`]). PostgreSQL: `claim_jobs` (one `UPDATE … RETURNING`) and
 //! `record_outcomes` (the batch statement, for one job). SQLite: `claim_jobs` and
-//! `record_outcome`. MariaDB/MySQL: `pick_jobs` (`SELECT … FOR UPDATE SKIP LOCKED`) and
+//! `record_outcomes` (the batch statement over JSON rows, for one job). MariaDB/MySQL: `pick_jobs` (`SELECT … FOR UPDATE SKIP LOCKED`) and
 //! `claim_picked_jobs` in one transaction, then `record_outcome`. MongoDB: remote-mongo's
 //! three-command claim (a sorted read of candidate ids, an `updateMany` marking the taken ones,
 //! a read back by the mark) and a one-entry `bulkWrite`, with the driver. Redis: the store's
@@ -220,6 +220,22 @@ fn completion(id: &str, token: i64, now: DateTime<Utc>) -> Args {
     ]
 }
 
+/// The same completion as a batch of one row, as SQLite's `record_outcomes` takes it: the
+/// row as JSON, times in milliseconds.
+fn completion_row(id: &str, token: i64, now: DateTime<Utc>) -> Args {
+    let row = serde_json::json!([{
+        "id": id,
+        "token": token,
+        "now": now.timestamp_millis(),
+        "kind": "completed",
+        "output": "null",
+    }]);
+    vec![
+        ("rows", V::Text(row.to_string())),
+        ("rescue", V::Bool(false)),
+    ]
+}
+
 /// The same completion as a batch of one, as `record_outcomes` takes it.
 fn completions(id: &str, token: i64, now: DateTime<Utc>) -> Args {
     vec![
@@ -288,7 +304,7 @@ pub(crate) async fn drain(
             }
             (Kind::Sqlite, Some((s, SqlPool::Sqlite(pool)))) => {
                 let claim = Statement::of(s, "claim_jobs")?;
-                let complete = Statement::of(s, "record_outcome")?;
+                let complete = Statement::of(s, "record_outcomes")?;
                 tasks.spawn(async move {
                     let mut done = 0_usize;
                     while Instant::now() < deadline {
@@ -301,10 +317,10 @@ pub(crate) async fn drain(
                         let Some(row) = rows.first() else { break };
                         let id: String = row.try_get("id")?;
                         let ended = complete
-                            .sqlite(&completion(&id, token, Utc::now()))?
-                            .execute(&pool)
+                            .sqlite(&completion_row(&id, token, Utc::now()))?
+                            .fetch_all(&pool)
                             .await?;
-                        check_one(usize::try_from(ended.rows_affected())?)?;
+                        check_one(ended.len())?;
                         done += 1;
                     }
                     Ok::<_, crate::BenchError>(done)

@@ -1,5 +1,6 @@
 //! Batched changes, each entry fenced on its own: one statement over arrays where the dialect
-//! has them, else one transaction running one statement per entry.
+//! has them, one statement over the entries as JSON rows in a transaction where it reads
+//! those, else one transaction running one statement per entry.
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,8 +18,8 @@ pub(crate) struct Batch<'a> {
     pub all: Q,
     /// The statement applying one entry.
     pub each: Q,
-    /// A statement run after each applied entry that the flags name.
-    pub then: Option<(Q, Vec<bool>)>,
+    /// What follows the entries that the flags name, once applied.
+    pub then: Option<Then>,
     /// The row each entry changes.
     pub keys: Vec<&'a str>,
     /// Each entry's values.
@@ -30,6 +31,42 @@ pub(crate) struct Batch<'a> {
     pub first_only: bool,
 }
 
+/// Statements that follow some applied entries of a batch (error records after failures).
+pub(crate) struct Then {
+    /// The statement for one entry, run after it.
+    pub each: Q,
+    /// The statement for many, over the entries as JSON rows, run after each round.
+    pub all: Q,
+    /// Which entries it follows (when applied).
+    pub flags: Vec<bool>,
+}
+
+/// The round of each entry: an entry naming a row an earlier one names goes in a later round,
+/// so that it sees the row as the entries before it left it (or, with `first_only`, all go in
+/// the first and the statement leaves the later ones out).
+fn rounds(keys: &[&str], first_only: bool) -> Vec<usize> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    keys.iter()
+        .map(|key| {
+            let round = seen.entry(key).or_insert(0);
+            *round += 1;
+            if first_only {
+                0
+            } else {
+                *round - 1
+            }
+        })
+        .collect()
+}
+
+/// The ids in a statement's rows; a NULL id is the row of a statement's wake-up (PostgreSQL's
+/// NOTIFY).
+fn changed_ids(rows: &[crate::engine::Row]) -> Result<HashSet<String>> {
+    rows.iter()
+        .filter_map(|r| r.text("id").transpose())
+        .collect()
+}
+
 impl Inner {
     /// Applies a batch; whether each entry applied.
     pub(crate) async fn apply(&self, batch: Batch<'_>) -> Result<Vec<bool>> {
@@ -38,6 +75,7 @@ impl Inner {
         }
         match self.engine.dialect().batches {
             Batches::OneStatement => self.apply_as_arrays(batch).await,
+            Batches::Rows => self.apply_as_rows(batch).await,
             Batches::Transaction => self.apply_one_by_one(batch).await,
         }
     }
@@ -54,19 +92,7 @@ impl Inner {
             first_only,
             ..
         } = batch;
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        let rounds: Vec<usize> = keys
-            .iter()
-            .map(|key| {
-                let round = seen.entry(key).or_insert(0);
-                *round += 1;
-                if first_only {
-                    0
-                } else {
-                    *round - 1
-                }
-            })
-            .collect();
+        let rounds = rounds(&keys, first_only);
         let mut entries: Vec<Option<Args>> = entries.into_iter().map(Some).collect();
         let mut applied = vec![false; keys.len()];
         for round in 0..=rounds.iter().copied().max().unwrap_or(0) {
@@ -77,17 +103,68 @@ impl Inner {
             let values = members.iter().filter_map(|&i| entries[i].take()).collect();
             let mut args = columns(values)?;
             args.extend(shared.iter().cloned());
-            let rows = self.rows(all, &args).await?;
-            // A NULL id is the row of a statement's wake-up (PostgreSQL's NOTIFY).
-            let changed = rows
-                .iter()
-                .filter_map(|r| r.text("id").transpose())
-                .collect::<Result<HashSet<String>>>()?;
+            let changed = changed_ids(&self.rows(all, &args).await?)?;
             let mut answered = HashSet::new();
             for &i in &members {
                 applied[i] = changed.contains(keys[i]) && answered.insert(keys[i]);
             }
         }
+        Ok(applied)
+    }
+
+    /// As `apply_as_arrays`, with each round's entries bound as one parameter of JSON rows
+    /// (`:rows`), and in one transaction with the statement that follows the applied entries
+    /// the flags name.
+    async fn apply_as_rows(&self, batch: Batch<'_>) -> Result<Vec<bool>> {
+        let Batch {
+            all,
+            then,
+            keys,
+            entries,
+            shared,
+            first_only,
+            ..
+        } = batch;
+        let rounds = rounds(&keys, first_only);
+        let mut entries: Vec<Option<Args>> = entries.into_iter().map(Some).collect();
+        let mut applied = vec![false; keys.len()];
+        let mut tx = self.begin().await?;
+        for round in 0..=rounds.iter().copied().max().unwrap_or(0) {
+            let mut members: Vec<usize> = (0..keys.len()).filter(|&i| rounds[i] == round).collect();
+            members.sort_by_key(|&i| keys[i]);
+            let followed = |i: usize| then.as_ref().is_some_and(|t| t.flags.get(i) == Some(&true));
+            let mut kept: Vec<(usize, Args)> = Vec::new();
+            let mut values = Vec::with_capacity(members.len());
+            for &i in &members {
+                let Some(entry) = entries[i].take() else {
+                    continue;
+                };
+                if followed(i) {
+                    kept.push((i, entry.clone()));
+                }
+                values.push(entry);
+            }
+            let mut args: Args = vec![("rows", Param::Rows(values))];
+            args.extend(shared.iter().cloned());
+            let changed = changed_ids(&tx.rows(all, &args).await?)?;
+            let mut answered = HashSet::new();
+            for &i in &members {
+                applied[i] = changed.contains(keys[i]) && answered.insert(keys[i]);
+            }
+            if let Some(then) = &then {
+                let follow: Vec<Args> = kept
+                    .into_iter()
+                    .filter(|(i, _)| applied[*i])
+                    .map(|(_, entry)| entry)
+                    .collect();
+                if !follow.is_empty() {
+                    let mut args: Args = vec![("rows", Param::Rows(follow))];
+                    args.extend(shared.iter().cloned());
+                    tx.run(then.all, &args).await?;
+                }
+            }
+        }
+        tx.commit().await?;
         Ok(applied)
     }
 
@@ -111,9 +188,9 @@ impl Inner {
             let mut args = entries[i].take().unwrap_or_default();
             args.extend(shared.iter().cloned());
             applied[i] = tx.run(each, &args).await? > 0;
-            if let Some((then, flags)) = &then {
-                if applied[i] && flags.get(i) == Some(&true) {
-                    tx.run(*then, &args).await?;
+            if let Some(then) = &then {
+                if applied[i] && then.flags.get(i) == Some(&true) {
+                    tx.run(then.each, &args).await?;
                 }
             }
         }

@@ -128,6 +128,10 @@ pub(crate) enum Batches {
     /// One statement over the entries as arrays (`unnest … WITH ORDINALITY`), returning the
     /// ordinals of the entries it applied.
     OneStatement,
+    /// One transaction running one statement over the entries as JSON rows (`json_each`),
+    /// returning the ids it changed, then one statement over the applied entries that need a
+    /// follow-up (error records).
+    Rows,
     /// One transaction running one statement per entry.
     Transaction,
 }

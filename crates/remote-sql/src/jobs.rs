@@ -13,7 +13,7 @@ use remote_core::{
 };
 use tokio::sync::Notify;
 
-use crate::batch::Batch;
+use crate::batch::{Batch, Then};
 use crate::claim::{Claimable, Place};
 use crate::engine::{Args, Param, Row};
 use crate::insert::Conflicts;
@@ -221,9 +221,10 @@ impl SqlStore {
             .apply(Batch {
                 all: Q::record_outcomes,
                 each: Q::record_outcome,
-                then: Some((
-                    Q::add_error,
-                    outcomes
+                then: Some(Then {
+                    each: Q::add_error,
+                    all: Q::add_errors,
+                    flags: outcomes
                         .iter()
                         .map(|o| {
                             matches!(
@@ -232,7 +233,7 @@ impl SqlStore {
                             )
                         })
                         .collect(),
-                )),
+                }),
                 keys: outcomes.iter().map(|o| o.lease.id.as_str()).collect(),
                 entries: outcomes
                     .iter()

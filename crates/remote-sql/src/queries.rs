@@ -46,6 +46,7 @@ statements!(
     record_outcomes,
     record_outcome,
     add_error,
+    add_errors,
     release_jobs,
     release_job,
     renew_leases,
@@ -308,6 +309,13 @@ pub(crate) fn needed(dialect: &Dialect) -> Vec<Q> {
             Q::take_items,
         ]
         .as_slice(),
+        Batches::Rows => &[
+            Q::record_outcomes,
+            Q::add_errors,
+            Q::release_jobs,
+            Q::renew_leases,
+            Q::take_items,
+        ],
         Batches::Transaction => &[
             Q::record_outcome,
             Q::add_error,

@@ -1,5 +1,6 @@
 //! The SQLite dialect: times as integer milliseconds, lists as JSON text (`json_each`), claims
-//! one `UPDATE … RETURNING`, batches one `BEGIN IMMEDIATE` transaction.
+//! one `UPDATE … RETURNING`, batches one `BEGIN IMMEDIATE` transaction running one statement
+//! over the entries as JSON rows.
 //!
 //! A file is opened in WAL mode with a busy timeout, `:memory:` on one connection (so the
 //! database lives as long as the pool). `BEGIN IMMEDIATE` takes the file's write lock up front,
@@ -16,7 +17,7 @@ use sqlx::sqlite::{
 use sqlx::Sqlite;
 
 use crate::config::SqlOptions;
-use crate::dialect::Dialect;
+use crate::dialect::{Batches, Dialect};
 use crate::engine::{bind_portable, Driver, Param, Query};
 
 /// Pool size of a file store opened from a URL.
@@ -25,6 +26,7 @@ const DEFAULT_MAX_CONNECTIONS: u32 = 5;
 impl Driver for Sqlite {
     const DIALECT: Dialect = Dialect::new("SQLite", "sqlite")
         .begin("BEGIN IMMEDIATE")
+        .batches(Batches::Rows)
         .explain("EXPLAIN QUERY PLAN", "detail");
 
     fn affected(done: &SqliteQueryResult) -> u64 {

@@ -177,3 +177,51 @@ async fn processes_opening_a_new_file_at_once_all_open_it() {
         assert_eq!(counts.values().sum::<u64>(), 4, "one job from each child");
     }
 }
+
+/// Each statement of a batch over JSON rows finds its rows by id, one look-up per entry: with
+/// the status indexes usable, SQLite's planner walked every processing job and scanned the
+/// batch's rows for each (a batch of 500 outcomes beside 2,000 processing jobs took 600 ms
+/// instead of 3 ms).
+#[tokio::test]
+async fn batches_over_json_rows_look_their_rows_up_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("plan.db").display());
+    let store = SqlStore::connect(&url).await.expect("a file store");
+    let jobs: Vec<_> = (0..300).map(|n| echo(n, n % 3)).collect();
+    insert(&store, &jobs).await;
+    let remote_sql::SqlPool::Sqlite(pool) = store.pool() else {
+        panic!("an SQLite pool");
+    };
+    for name in [
+        "record_outcomes",
+        "release_jobs",
+        "renew_leases",
+        "take_items",
+    ] {
+        let sql = store.query_text(name).expect(name);
+        let mut query = sqlx::query(Box::leak(
+            format!("EXPLAIN QUERY PLAN {sql}").into_boxed_str(),
+        ));
+        for param in store.query_params(name).expect(name) {
+            query = match param.as_str() {
+                "rows" => query.bind("[]"),
+                _ => query.bind(0_i64),
+            };
+        }
+        let plan: Vec<String> = query
+            .fetch_all(&pool)
+            .await
+            .expect(name)
+            .iter()
+            .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+            .collect();
+        assert!(
+            plan.first().is_some_and(|step| step.contains("json_each")),
+            "{name} starts from the batch's rows: {plan:?}"
+        );
+        assert!(
+            plan.iter().skip(1).all(|step| step.contains("(id=?)")),
+            "{name} finds each row by id: {plan:?}"
+        );
+    }
+}
