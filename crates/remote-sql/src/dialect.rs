@@ -30,6 +30,10 @@ pub(crate) struct Dialect {
     /// Whether deleted rows stay until a later pass, which `vacuum_jobs` runs
     /// (`reclaim_space`).
     pub vacuums: bool,
+    /// Whether the database has one writer at a time (SQLite's file lock): the store then
+    /// queues its own writers, which hands the lock on at once where the database's busy
+    /// handler would sleep.
+    pub one_writer: bool,
     /// What asks for a statement's plan.
     pub explain: &'static str,
     /// The column of the plan's text in the rows of `explain`.
@@ -52,6 +56,7 @@ impl Dialect {
             claims: Claims::Returning,
             checked_inserts: false,
             vacuums: false,
+            one_writer: false,
             explain: "EXPLAIN",
             plan_column: "QUERY PLAN",
         }
@@ -78,6 +83,12 @@ impl Dialect {
     /// Write transactions open with `begin`.
     pub(crate) const fn begin(mut self, begin: &'static str) -> Self {
         self.begin = Some(begin);
+        self
+    }
+
+    /// One writer at a time.
+    pub(crate) const fn one_writer(mut self) -> Self {
+        self.one_writer = true;
         self
     }
 

@@ -250,20 +250,57 @@ impl Drop for Wake {
     }
 }
 
-/// The engine of every driver: a pool, and the wake-ups it relays.
+/// The engine of every driver: a pool, the wake-ups it relays, and the queue of its writers
+/// where the database has one writer at a time.
 pub(crate) struct Pooled<DB: Database> {
     pub pool: Pool<DB>,
     pub wake: Option<Wake>,
+    writers: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
-impl<DB: Database> Pooled<DB> {
+/// A place in the queue of writers, held until the write ends.
+type Turn = Option<tokio::sync::OwnedMutexGuard<()>>;
+
+impl<DB: Driver> Pooled<DB> {
     pub(crate) fn new(pool: Pool<DB>) -> Self {
-        Self { pool, wake: None }
+        let writers = DB::DIALECT
+            .one_writer
+            .then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Self {
+            pool,
+            wake: None,
+            writers,
+        }
     }
 }
 
-/// The engine's transaction, on a pooled connection or on one the caller lends.
-struct Tx<'c, DB: Database>(sqlx::Transaction<'c, DB>);
+impl<DB: Database> Pooled<DB> {
+    /// Waits for this process's turn to write, where writers queue; `None` otherwise, and for
+    /// a statement that only reads (`SELECT`).
+    async fn turn(&self, sql: Option<&str>) -> Turn {
+        let writers = self.writers.as_ref()?;
+        if sql.is_some_and(reads_only) {
+            return None;
+        }
+        Some(writers.clone().lock_owned().await)
+    }
+}
+
+/// Whether statement `sql` only reads: its first word, after comment lines, is `SELECT`.
+fn reads_only(sql: &str) -> bool {
+    sql.lines()
+        .map(str::trim_start)
+        .find(|line| !line.is_empty() && !line.starts_with("--"))
+        .and_then(|line| line.split_whitespace().next())
+        .is_some_and(|word| word.eq_ignore_ascii_case("SELECT"))
+}
+
+/// The engine's transaction, on a pooled connection or on one the caller lends, with its
+/// turn among the writers (dropped when it ends).
+struct Tx<'c, DB: Database> {
+    tx: sqlx::Transaction<'c, DB>,
+    _turn: Turn,
+}
 
 /// A session on a connection the caller lends: a transaction, or a savepoint when the
 /// connection is in a transaction already (sqlx's nesting).
@@ -271,7 +308,7 @@ pub(crate) async fn begin_on<'c, DB: Runs>(
     conn: &'c mut DB::Connection,
 ) -> sqlx::Result<Box<dyn Session + 'c>> {
     let tx = sqlx::Connection::begin(conn).await?;
-    Ok(Box::new(Tx(tx)))
+    Ok(Box::new(Tx { tx, _turn: None }))
 }
 
 /// Drivers that bind every [`Param`]: those binding the scalar types all databases know.
@@ -372,42 +409,45 @@ where
     }
 
     async fn fetch(&self, sql: &str, params: &[&Param<'_>]) -> sqlx::Result<Vec<Row>> {
+        let _turn = self.turn(Some(sql)).await;
         DB::fetch_in(&mut *self.pool.acquire().await?, sql, params).await
     }
 
     async fn execute(&self, sql: &str, params: &[&Param<'_>]) -> sqlx::Result<u64> {
+        let _turn = self.turn(Some(sql)).await;
         DB::execute_in(&mut *self.pool.acquire().await?, sql, params).await
     }
 
     async fn begin(&self) -> sqlx::Result<Box<dyn Session>> {
+        let turn = self.turn(None).await;
         let tx = match DB::DIALECT.begin {
             Some(statement) => self.pool.begin_with(statement).await?,
             None => self.pool.begin().await?,
         };
-        Ok(Box::new(Tx(tx)))
+        Ok(Box::new(Tx { tx, _turn: turn }))
     }
 }
 
 #[async_trait]
 impl<DB: Runs> Session for Tx<'_, DB> {
     async fn fetch(&mut self, sql: &str, params: &[&Param<'_>]) -> sqlx::Result<Vec<Row>> {
-        DB::fetch_in(&mut self.0, sql, params).await
+        DB::fetch_in(&mut self.tx, sql, params).await
     }
 
     async fn execute(&mut self, sql: &str, params: &[&Param<'_>]) -> sqlx::Result<u64> {
-        DB::execute_in(&mut self.0, sql, params).await
+        DB::execute_in(&mut self.tx, sql, params).await
     }
 
     async fn script(&mut self, sql: &str) -> sqlx::Result<()> {
-        DB::script_in(&mut self.0, sql).await
+        DB::script_in(&mut self.tx, sql).await
     }
 
     async fn commit(self: Box<Self>) -> sqlx::Result<()> {
-        self.0.commit().await
+        self.tx.commit().await
     }
 
     async fn rollback(self: Box<Self>) -> sqlx::Result<()> {
-        self.0.rollback().await
+        self.tx.rollback().await
     }
 }
 

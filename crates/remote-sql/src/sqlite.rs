@@ -4,7 +4,10 @@
 //!
 //! A file is opened in WAL mode with a busy timeout, `:memory:` on one connection (so the
 //! database lives as long as the pool). `BEGIN IMMEDIATE` takes the file's write lock up front,
-//! so every change is atomic across connections and across processes sharing the file.
+//! so every change is atomic across connections and across processes sharing the file. Within
+//! a process the store queues its writes itself (the dialect's `one_writer`): SQLite's busy
+//! handler waits for the lock by sleeping, so concurrent writers of one process left the file
+//! idle between them.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -27,6 +30,7 @@ impl Driver for Sqlite {
     const DIALECT: Dialect = Dialect::new("SQLite", "sqlite")
         .begin("BEGIN IMMEDIATE")
         .batches(Batches::Rows)
+        .one_writer()
         .explain("EXPLAIN QUERY PLAN", "detail");
 
     fn affected(done: &SqliteQueryResult) -> u64 {
