@@ -300,16 +300,7 @@ async fn a_store_of_layout_2_drops_its_indexes_across_names_at_open() {
         .collect();
     insert(&store, &jobs).await;
     let now = t0() + TimeDelta::minutes(1);
-    let done: Vec<Outcome> = claim(&store, "a", now, 6)
-        .await
-        .iter()
-        .map(|j| Outcome {
-            lease: lease(j),
-            now,
-            kind: OutcomeKind::Completed { output: json!(1) },
-        })
-        .collect();
-    store.record_outcomes(&done).await.unwrap();
+    complete(&store, &claim(&store, "a", now, 6).await, now).await;
     let counts = store.count_jobs().await.unwrap();
     let all = JobQuery {
         oldest_first: true,
@@ -348,7 +339,28 @@ async fn a_store_of_layout_2_drops_its_indexes_across_names_at_open() {
     assert_no_index_across_names(&store).await;
     assert_eq!(store.count_jobs().await.unwrap(), counts);
     assert_eq!(store.list_jobs(&queued).await.unwrap(), listed);
-    let removed = store
+    let removed = remove_finished(&store).await;
+    assert_eq!(removed.get(&JobStatus::Completed), Some(&6));
+    assert_eq!(claim(&store, "b", now, 100).await.len(), 20);
+}
+
+/// Completes claimed `jobs` at `now`.
+async fn complete(store: &RedisStore, jobs: &[Job], now: DateTime<Utc>) {
+    let outcomes: Vec<Outcome> = jobs
+        .iter()
+        .map(|j| Outcome {
+            lease: lease(j),
+            now,
+            kind: OutcomeKind::Completed { output: json!(1) },
+        })
+        .collect();
+    let recorded = store.record_outcomes(&outcomes).await.unwrap();
+    assert!(recorded.iter().all(|r| *r), "every claimed job completes");
+}
+
+/// Removes every finished job of every name.
+async fn remove_finished(store: &RedisStore) -> remote_core::StatusCounts {
+    store
         .remove_jobs(&RemoveJobs {
             statuses: &JobStatus::REMOVABLE,
             names: JobNames::All,
@@ -356,9 +368,7 @@ async fn a_store_of_layout_2_drops_its_indexes_across_names_at_open() {
             limit: None,
         })
         .await
-        .unwrap();
-    assert_eq!(removed.get(&JobStatus::Completed), Some(&6));
-    assert_eq!(claim(&store, "b", now, 100).await.len(), 20);
+        .unwrap()
 }
 
 /// The holders of unique keys as stored in `{p}:uniq`.
@@ -496,15 +506,7 @@ async fn the_holder_hash_follows_every_status_change() {
     expected.insert("done".into(), newer.id.to_string());
     assert_eq!(holders(&store).await, expected);
 
-    let removed = store
-        .remove_jobs(&RemoveJobs {
-            statuses: &JobStatus::REMOVABLE,
-            names: JobNames::All,
-            finished_before: None,
-            limit: None,
-        })
-        .await
-        .unwrap();
+    let removed = remove_finished(&store).await;
     assert_eq!(removed.values().sum::<u64>(), 3, "{removed:?}");
     expected.remove("kept");
     assert_eq!(
@@ -582,16 +584,7 @@ async fn clear_and_removal_leave_no_key_of_the_new_features() {
     )
     .await;
     let now = t0() + TimeDelta::minutes(1);
-    let claimed = claim(&store, "echo", now, 2).await;
-    let outcomes: Vec<Outcome> = claimed
-        .iter()
-        .map(|j| Outcome {
-            lease: lease(j),
-            now,
-            kind: OutcomeKind::Completed { output: json!(1) },
-        })
-        .collect();
-    store.record_outcomes(&outcomes).await.unwrap();
+    complete(&store, &claim(&store, "echo", now, 2).await, now).await;
     let keys = keys_of(&store).await;
     let base = format!("{{{}}}", store.prefix());
     for key in ["uniq", "done:completed:echo"] {

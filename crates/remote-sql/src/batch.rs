@@ -41,22 +41,35 @@ pub(crate) struct Then {
     pub flags: Vec<bool>,
 }
 
-/// The round of each entry: an entry naming a row an earlier one names goes in a later round,
-/// so that it sees the row as the entries before it left it (or, with `first_only`, all go in
-/// the first and the statement leaves the later ones out).
-fn rounds(keys: &[&str], first_only: bool) -> Vec<usize> {
+/// The entries of each round, in key order. An entry naming a row an earlier one names goes
+/// in a later round, so that it sees the row as the entries before it left it (with
+/// `first_only`, all go in the first and the statement leaves the later ones out). Key order
+/// is the order `apply_one_by_one` takes rows in: concurrent batches naming the same rows in
+/// other orders then lock them in the same order and cannot deadlock.
+fn rounds(keys: &[&str], first_only: bool) -> Vec<Vec<usize>> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
-    keys.iter()
-        .map(|key| {
-            let round = seen.entry(key).or_insert(0);
-            *round += 1;
-            if first_only {
-                0
-            } else {
-                *round - 1
-            }
-        })
-        .collect()
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let round = seen.entry(key).or_insert(0);
+        let at = if first_only { 0 } else { *round };
+        *round += 1;
+        if rounds.len() <= at {
+            rounds.resize_with(at + 1, Vec::new);
+        }
+        rounds[at].push(i);
+    }
+    for members in &mut rounds {
+        members.sort_by_key(|&i| keys[i]);
+    }
+    rounds
+}
+
+/// Marks the members of a round whose row a statement changed as applied, one per row.
+fn mark(applied: &mut [bool], members: &[usize], keys: &[&str], changed: &HashSet<String>) {
+    let mut answered = HashSet::new();
+    for &i in members {
+        applied[i] = changed.contains(keys[i]) && answered.insert(keys[i]);
+    }
 }
 
 /// The ids in a statement's rows; a NULL id is the row of a statement's wake-up (PostgreSQL's
@@ -92,22 +105,14 @@ impl Inner {
             first_only,
             ..
         } = batch;
-        let rounds = rounds(&keys, first_only);
         let mut entries: Vec<Option<Args>> = entries.into_iter().map(Some).collect();
         let mut applied = vec![false; keys.len()];
-        for round in 0..=rounds.iter().copied().max().unwrap_or(0) {
-            // In key order, as `apply_one_by_one` takes its rows: concurrent batches naming the
-            // same rows in other orders then lock them in the same order and cannot deadlock.
-            let mut members: Vec<usize> = (0..keys.len()).filter(|&i| rounds[i] == round).collect();
-            members.sort_by_key(|&i| keys[i]);
+        for members in rounds(&keys, first_only) {
             let values = members.iter().filter_map(|&i| entries[i].take()).collect();
             let mut args = columns(values)?;
             args.extend(shared.iter().cloned());
             let changed = changed_ids(&self.rows(all, &args).await?)?;
-            let mut answered = HashSet::new();
-            for &i in &members {
-                applied[i] = changed.contains(keys[i]) && answered.insert(keys[i]);
-            }
+            mark(&mut applied, &members, &keys, &changed);
         }
         Ok(applied)
     }
@@ -125,14 +130,11 @@ impl Inner {
             first_only,
             ..
         } = batch;
-        let rounds = rounds(&keys, first_only);
+        let followed = |i: usize| then.as_ref().is_some_and(|t| t.flags.get(i) == Some(&true));
         let mut entries: Vec<Option<Args>> = entries.into_iter().map(Some).collect();
         let mut applied = vec![false; keys.len()];
         let mut tx = self.begin().await?;
-        for round in 0..=rounds.iter().copied().max().unwrap_or(0) {
-            let mut members: Vec<usize> = (0..keys.len()).filter(|&i| rounds[i] == round).collect();
-            members.sort_by_key(|&i| keys[i]);
-            let followed = |i: usize| then.as_ref().is_some_and(|t| t.flags.get(i) == Some(&true));
+        for members in rounds(&keys, first_only) {
             let mut kept: Vec<(usize, Args)> = Vec::new();
             let mut values = Vec::with_capacity(members.len());
             for &i in &members {
@@ -147,21 +149,16 @@ impl Inner {
             let mut args: Args = vec![("rows", Param::Rows(values))];
             args.extend(shared.iter().cloned());
             let changed = changed_ids(&tx.rows(all, &args).await?)?;
-            let mut answered = HashSet::new();
-            for &i in &members {
-                applied[i] = changed.contains(keys[i]) && answered.insert(keys[i]);
-            }
-            if let Some(then) = &then {
-                let follow: Vec<Args> = kept
-                    .into_iter()
-                    .filter(|(i, _)| applied[*i])
-                    .map(|(_, entry)| entry)
-                    .collect();
-                if !follow.is_empty() {
-                    let mut args: Args = vec![("rows", Param::Rows(follow))];
-                    args.extend(shared.iter().cloned());
-                    tx.run(then.all, &args).await?;
-                }
+            mark(&mut applied, &members, &keys, &changed);
+            let follow: Vec<Args> = kept
+                .into_iter()
+                .filter(|(i, _)| applied[*i])
+                .map(|(_, entry)| entry)
+                .collect();
+            if let (Some(then), false) = (&then, follow.is_empty()) {
+                let mut args: Args = vec![("rows", Param::Rows(follow))];
+                args.extend(shared.iter().cloned());
+                tx.run(then.all, &args).await?;
             }
         }
         tx.commit().await?;
