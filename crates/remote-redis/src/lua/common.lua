@@ -15,14 +15,32 @@ local LEADERS = B .. ':leaders'
 local function job_key(id) return B .. ':job:' .. id end
 local function errors_key(id) return B .. ':errors:' .. id end
 local function item_key(id) return B .. ':item:' .. id end
-local function ready_key(name) return B .. ':ready:' .. name end
-local function delayed_key(name) return B .. ':delayed:' .. name end
-local function name_key(name) return B .. ':name:' .. name end
-local function by_key(status, name) return B .. ':by:' .. status .. ':' .. name end
-local function done_name_key(status, name) return B .. ':done:' .. status .. ':' .. name end
+local STATUSES = {'queued', 'processing', 'completed', 'cancelled', 'error'}
+
+-- Keys per name (and status), each built once per script call: a batch names the same few
+-- keys for each of its jobs. `kind` is the key's infix, `part` a status or ''.
+local built = {}
+local function per_name(kind, part, name)
+  local slot = kind .. part
+  local keys = built[slot]
+  if not keys then
+    keys = {}
+    built[slot] = keys
+  end
+  local key = keys[name]
+  if not key then
+    key = B .. slot .. name
+    keys[name] = key
+  end
+  return key
+end
+local function ready_key(name) return per_name(':ready:', '', name) end
+local function delayed_key(name) return per_name(':delayed:', '', name) end
+local function name_key(name) return per_name(':name:', '', name) end
+local function by_key(status, name) return per_name(':by:', status .. ':', name) end
+local function done_name_key(status, name) return per_name(':done:', status .. ':', name) end
 local function leader_key(name) return B .. ':leader:' .. name end
 
-local STATUSES = {'queued', 'processing', 'completed', 'cancelled', 'error'}
 local FINAL = {completed = true, cancelled = true, error = true}
 -- Each status's bit in a job's `unique_across`.
 local BITS = {queued = 1, processing = 2, completed = 4, cancelled = 8, error = 16}
@@ -109,15 +127,22 @@ local function id_of(member) return string.sub(member, -24) end
 local function later()
   local order, lists = {}, {}
   local w = {}
-  function w.add(cmd, key, ...)
-    local slot = cmd .. ' ' .. key
-    local list = lists[slot]
+  -- Adds one value (`b` nil) or two to command `cmd`'s list for `key`.
+  function w.add(cmd, key, a, b)
+    local keys = lists[cmd]
+    if not keys then
+      keys = {}
+      lists[cmd] = keys
+    end
+    local list = keys[key]
     if not list then
       list = {}
-      lists[slot] = list
+      keys[key] = list
       order[#order + 1] = {cmd, key, list}
     end
-    for i = 1, select('#', ...) do list[#list + 1] = select(i, ...) end
+    local n = #list
+    list[n + 1] = a
+    if b ~= nil then list[n + 2] = b end
   end
   function w.flush()
     for _, c in ipairs(order) do
@@ -130,9 +155,16 @@ local function later()
   return w
 end
 
--- Sends one index write now, or through `w` (from `later`) when given.
-local function write(w, cmd, key, ...)
-  if w then w.add(cmd, key, ...) else redis.call(cmd, key, ...) end
+-- Sends one index write of one value (`b` nil) or two now, or through `w` (from `later`) when
+-- given.
+local function write(w, cmd, key, a, b)
+  if w then
+    w.add(cmd, key, a, b)
+  elseif b == nil then
+    redis.call(cmd, key, a)
+  else
+    redis.call(cmd, key, a, b)
+  end
 end
 
 -- Moves a job's status index entries (those of its name) from status `from` to status `to`

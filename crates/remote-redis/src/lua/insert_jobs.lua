@@ -31,13 +31,17 @@ end
 local answer = {1}
 local any = false
 local w = later()
+local named = {}
 for _, job in ipairs(jobs) do
   if job.answer == 1 then
     local f = job.f
     redis.call('HSET', job_key(job.id), unpack(ARGV, job.first, job.last))
     w.add('ZADD', JOBS, '0', f.list_key)
     w.add('ZADD', name_key(f.job_name), '0', f.list_key)
-    w.add('SADD', NAMES, f.job_name)
+    if not named[f.job_name] then
+      named[f.job_name] = true
+      w.add('SADD', NAMES, f.job_name)
+    end
     move(job.id, f.job_name, f.list_key, nil, f.status, f.completed_at, w)
     if f.status == 'queued' then
       enqueue(job.id, f.job_name, f.pull_key, f.not_before, w)
