@@ -86,6 +86,12 @@ struct Args {
     /// Jobs timed from enqueue to start, per wake-up mode.
     #[arg(long, default_value_t = 50)]
     latency_samples: usize,
+    /// Rounds of the end-to-end drains: each round runs every drain of a concurrency once,
+    /// ours and apalis' in turn, and the tables show each drain's median over the rounds, so
+    /// that a moment of load on the machine falls on one sample of both queues, not on all of
+    /// one.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     /// Fetch batch sizes of the apalis runs (its default is 10).
     #[arg(long, value_delimiter = ',', default_value = "10,1000")]
     peer_batch: Vec<usize>,
@@ -151,6 +157,8 @@ pub struct Settings {
     pub concurrency: Vec<usize>,
     /// Drain prefetch settings (`None`: the worker's default).
     pub prefetch: Vec<Option<usize>>,
+    /// Rounds of the drains, each drain's median reported.
+    pub rounds: usize,
     /// Queue lengths for claim latency.
     pub queued: Vec<usize>,
     /// Timed claims per queue length.
@@ -178,6 +186,7 @@ fn settings(args: &Args, kind: Kind) -> Settings {
         },
         concurrency: args.concurrency.clone(),
         prefetch: args.prefetch.clone(),
+        rounds: args.rounds as usize,
         queued: args.queued.clone(),
         samples: args.claim_samples,
         latency_samples: args.latency_samples,
@@ -206,6 +215,7 @@ fn settings(args: &Args, kind: Kind) -> Settings {
     if args.smoke {
         s.jobs = if kind == Kind::Memory { 5_000 } else { 200 };
         s.concurrency = vec![1, 8];
+        s.rounds = 1;
         s.queued = vec![100, 2_000];
         s.samples = 20;
         s.latency_samples = 5;
@@ -283,26 +293,70 @@ async fn run_store(target: &Target, args: &Args) -> StoreReport {
         ..Default::default()
     };
     eprintln!("{}: {} (load {})", target.name(), target.display, load());
+    report.rounds = s.rounds;
+    let peer = if !s.peer_batches.is_empty()
+        && matches!(target.kind, Kind::Postgres | Kind::Sqlite | Kind::Redis)
+    {
+        match peer::Peer::prepare(target).await {
+            Ok(peer) => Some(peer),
+            Err(e) => {
+                report.notes.push(format!("apalis not run: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
     for &c in &s.concurrency {
+        let mut ours: Vec<(Option<usize>, Vec<f64>)> =
+            s.prefetch.iter().map(|&p| (p, Vec::new())).collect();
+        let mut theirs: Vec<(usize, Vec<f64>)> = match &peer {
+            Some(_) => s.peer_batches.iter().map(|&b| (b, Vec::new())).collect(),
+            None => Vec::new(),
+        };
+        for round in 1..=s.rounds {
+            for (prefetch, samples) in &mut ours {
+                let label = prefetch.map_or_else(|| "default".to_string(), |p| p.to_string());
+                if let Some((drain, enqueue)) = step(
+                    &mut report,
+                    &format!("drain at concurrency {c}, prefetch {label}, round {round}"),
+                    ours::drain(target, &s, c, *prefetch).await,
+                ) {
+                    eprintln!(
+                        "  ours   c={c:<3} prefetch {label:<7} {drain:>10.0} jobs/s  (enqueue {enqueue:.0} jobs/s)"
+                    );
+                    samples.push(drain);
+                    report.enqueue.get_or_insert(enqueue);
+                }
+            }
+            if let Some(peer) = &peer {
+                for (b, samples) in &mut theirs {
+                    let result = peer.drain(&s, c, *b).await;
+                    if let Some(v) = step(
+                        &mut report,
+                        &format!("apalis at concurrency {c}, batch {b}, round {round}"),
+                        result,
+                    ) {
+                        eprintln!("  apalis c={c:<3} b={b:<4} {v:>10.0} jobs/s");
+                        samples.push(v);
+                    }
+                }
+            }
+        }
         let mut row = DrainRow {
             concurrency: c,
             ..Default::default()
         };
-        for &prefetch in &s.prefetch {
-            let label = prefetch.map_or_else(|| "default".to_string(), |p| p.to_string());
-            if let Some((drain, enqueue)) = step(
-                &mut report,
-                &format!("drain at concurrency {c}, prefetch {label}"),
-                ours::drain(target, &s, c, prefetch).await,
-            ) {
-                eprintln!(
-                    "  ours   c={c:<3} prefetch {label:<7} {drain:>10.0} jobs/s  (enqueue {enqueue:.0} jobs/s)"
-                );
-                match prefetch {
-                    None => row.ours = Some(drain),
-                    Some(p) => row.prefetched.push((p, drain)),
-                }
-                report.enqueue.get_or_insert(enqueue);
+        for (prefetch, samples) in ours {
+            match (prefetch, stats::median(samples)) {
+                (_, None) => {}
+                (None, Some(v)) => row.ours = Some(v),
+                (Some(p), Some(v)) => row.prefetched.push((p, v)),
+            }
+        }
+        for (b, samples) in theirs {
+            if let Some(v) = stats::median(samples) {
+                row.peer.push((b, v));
             }
         }
         if !args.no_raw {
@@ -329,30 +383,9 @@ async fn run_store(target: &Target, args: &Args) -> StoreReport {
                 .into(),
         );
     }
-    if !s.peer_batches.is_empty()
-        && matches!(target.kind, Kind::Postgres | Kind::Sqlite | Kind::Redis)
-    {
-        match peer::Peer::prepare(target).await {
-            Ok(peer) => {
-                for i in 0..report.drains.len() {
-                    let c = report.drains[i].concurrency;
-                    for &b in &s.peer_batches {
-                        let result = peer.drain(&s, c, b).await;
-                        if let Some(v) = step(
-                            &mut report,
-                            &format!("apalis at concurrency {c}, batch {b}"),
-                            result,
-                        ) {
-                            eprintln!("  apalis c={c:<3} b={b:<4} {v:>10.0} jobs/s");
-                            report.drains[i].peer.push((b, v));
-                        }
-                    }
-                }
-                if let Err(e) = peer.cleanup().await {
-                    eprintln!("  cannot remove apalis's scratch data: {e}");
-                }
-            }
-            Err(e) => report.notes.push(format!("apalis not run: {e}")),
+    if let Some(peer) = peer {
+        if let Err(e) = peer.cleanup().await {
+            eprintln!("  cannot remove apalis's scratch data: {e}");
         }
     }
     let sustained_c = if s.concurrency.contains(&8) {

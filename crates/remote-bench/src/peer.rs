@@ -22,6 +22,10 @@ use crate::{pool_size, BenchResult, Settings};
 /// Attempts the peer's handler ran in this process.
 static HANDLED: AtomicUsize = AtomicUsize::new(0);
 
+/// Drains started, so that each has a queue and a worker name of its own: apalis-redis
+/// refuses a worker whose name was active a moment ago, and keeps its queue's done set.
+static DRAINS: AtomicUsize = AtomicUsize::new(0);
+
 async fn noop(_job: u64) -> Result<(), BoxDynError> {
     HANDLED.fetch_add(1, Ordering::Relaxed);
     Ok(())
@@ -167,16 +171,17 @@ impl Peer {
         batch: usize,
     ) -> BenchResult<f64> {
         let n = settings.jobs;
+        let k = DRAINS.fetch_add(1, Ordering::Relaxed);
         let queue = match self {
             Peer::Redis { stem, queues, .. } => {
-                let queue = format!("{stem}_c{concurrency}_b{batch}");
+                let queue = format!("{stem}_c{concurrency}_b{batch}_{k}");
                 queues
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push(queue.clone());
                 queue
             }
-            _ => format!("bench_c{concurrency}_b{batch}"),
+            _ => format!("bench_c{concurrency}_b{batch}_{k}"),
         };
         let pool_size = pool_size(concurrency);
         let tasks = || stream::iter((0..n as u64).map(|i| TaskBuilder::new(i).build()));

@@ -41,6 +41,8 @@ pub(crate) struct StoreReport {
     pub url: String,
     /// Jobs per drain.
     pub jobs: usize,
+    /// Rounds of each drain; the drain tables show medians.
+    pub rounds: usize,
     /// End-to-end drains.
     pub drains: Vec<DrainRow>,
     /// Batched enqueue, jobs/s (1000 per call).
@@ -139,8 +141,15 @@ impl StoreReport {
             "End to end: {} no-op jobs enqueued up front, then worked off by a multi worker \
              (jobs/s); prefetch is the number of jobs it claims beyond its free slots: by \
              default its concurrency, growing up to 32 times that (at most 1000) while slots \
-             wait for claims; a number is a fixed prefetch\n",
-            self.jobs
+             wait for claims; a number is a fixed prefetch. {}\n",
+            self.jobs,
+            match self.rounds {
+                0 | 1 => "One drain each.".to_string(),
+                n => format!(
+                    "Each figure is the median of {n} drains; the rounds ran ours and apalis' \
+                     drains of one concurrency in turn."
+                ),
+            }
         );
         let mut head = "| concurrency | ours |".to_string();
         let mut rule = "|---:|---:|".to_string();

@@ -39,3 +39,28 @@ impl Latency {
 pub(crate) fn rate(items: usize, elapsed: Duration) -> f64 {
     items as f64 / elapsed.as_secs_f64().max(1e-9)
 }
+
+/// The median of `samples` (the mean of the middle two for an even count); `None` when there
+/// are none.
+pub(crate) fn median(mut samples: Vec<f64>) -> Option<f64> {
+    samples.sort_by(f64::total_cmp);
+    let n = samples.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(samples[n / 2]),
+        _ => Some((samples[n / 2 - 1] + samples[n / 2]) / 2.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn the_median_is_the_middle_sample_or_the_mean_of_the_middle_two() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![7.0]), Some(7.0));
+        assert_eq!(median(vec![9.0, 1.0, 5.0]), Some(5.0));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 10.0]), Some(3.5));
+    }
+}
