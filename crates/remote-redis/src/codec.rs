@@ -264,6 +264,12 @@ impl Fields {
             .transpose()
     }
 
+    /// True for a field present and not blank: a lease that ended is blanked in the write
+    /// that ends it rather than deleted.
+    fn filled(&self, field: &str) -> bool {
+        self.map.get(field).is_some_and(|v| !v.is_empty())
+    }
+
     fn required(&self, field: &str) -> Result<&str> {
         self.text(field)?
             .ok_or_else(|| self.error(field, "is missing"))
@@ -333,8 +339,14 @@ pub(crate) fn job(value: Value) -> Result<Option<Job>> {
         not_before: f.time("not_before")?,
         picked_at: f.time("picked_at")?,
         completed_at: f.time("completed_at")?,
-        lease_until: f.time("lease_until")?,
-        lease_token: f.optional_number("lease_token")?.map(LeaseToken::from_i64),
+        lease_until: match f.filled("lease_until") {
+            true => f.time("lease_until")?,
+            false => None,
+        },
+        lease_token: match f.filled("lease_token") {
+            true => Some(LeaseToken::from_i64(f.number("lease_token")?)),
+            false => None,
+        },
         // Hashes written by layout 1 have none of these fields: the defaults of a job added
         // without them.
         priority: f.optional_number("priority")?.unwrap_or(0),

@@ -16,7 +16,7 @@ use crate::wakeups::{self, Subscriber};
 
 /// The layout of keys and fields this build reads and writes; stored under `{prefix}:layout`
 /// when a store is first opened, and checked at every open.
-pub const LAYOUT_VERSION: &str = "3";
+pub const LAYOUT_VERSION: &str = "4";
 
 /// The layout before priorities and unique keys, which opening upgrades in place.
 const LAYOUT_1: &str = "1";
@@ -24,6 +24,10 @@ const LAYOUT_1: &str = "1";
 /// The layout with status and removal indexes across names too, which opening upgrades in
 /// place.
 const LAYOUT_2: &str = "2";
+
+/// The layout with a status index of processing jobs per name, which opening upgrades in
+/// place.
+const LAYOUT_3: &str = "3";
 
 /// Jobs upgraded per script call, so that no single call keeps the server busy for long.
 const UPGRADE_BATCH: usize = 1_000;
@@ -136,11 +140,22 @@ impl RedisStore {
             stored = LAYOUT_2.to_owned();
         }
         if stored == LAYOUT_2 {
-            upgrade_2(&mut conn, &base).await?;
+            upgrade_in_one_call(&mut conn, &base, &SCRIPTS.upgrade_2, LAYOUT_2, LAYOUT_3).await?;
+            stored = LAYOUT_3.to_owned();
+        }
+        if stored == LAYOUT_3 {
+            upgrade_in_one_call(
+                &mut conn,
+                &base,
+                &SCRIPTS.upgrade_3,
+                LAYOUT_3,
+                LAYOUT_VERSION,
+            )
+            .await?;
         } else if stored != LAYOUT_VERSION {
             return Err(Error::store_msg(format!(
                 "the keys under {base} have layout version {stored}; this build reads version \
-                 {LAYOUT_VERSION} (and upgrades versions {LAYOUT_1} and {LAYOUT_2})"
+                 {LAYOUT_VERSION} (and upgrades versions {LAYOUT_1} to {LAYOUT_3})"
             )));
         }
         let durability = durability::check(&mut conn, &base).await;
@@ -274,7 +289,7 @@ async fn upgrade_1(conn: &mut ConnectionManager, base: &str) -> Result<()> {
             after = at;
             continue;
         }
-        if at != LAYOUT_2 && at != LAYOUT_VERSION {
+        if ![LAYOUT_2, LAYOUT_3, LAYOUT_VERSION].contains(&at.as_str()) {
             return Err(Error::store_msg(format!(
                 "{what}: the keys under {base} went to layout version '{at}' meanwhile"
             )));
@@ -283,24 +298,30 @@ async fn upgrade_1(conn: &mut ConnectionManager, base: &str) -> Result<()> {
     }
 }
 
-/// Upgrades the keys under `base` from layout 2 to this build's in one script call (see
-/// `lua/upgrade_2.lua`): it drops the status and removal indexes across names.
-async fn upgrade_2(conn: &mut ConnectionManager, base: &str) -> Result<()> {
+/// Upgrades the keys under `base` from layout `from` to layout `to` in one call of `script`
+/// (`lua/upgrade_2.lua`: 2 to 3, dropping the indexes across names; `lua/upgrade_3.lua`: 3 to
+/// 4, dropping the status index of processing jobs). Another process may have upgraded first.
+async fn upgrade_in_one_call(
+    conn: &mut ConnectionManager,
+    base: &str,
+    script: &Script,
+    from: &str,
+    to: &str,
+) -> Result<()> {
     let what = "upgrading the Redis store's layout";
     tracing::info!(
         store = base,
-        "upgrading the store's keys from layout {LAYOUT_2} to {LAYOUT_VERSION}"
+        "upgrading the store's keys from layout {from} to {to}"
     );
-    let stored = SCRIPTS
-        .upgrade_2
+    let stored = script
         .key(base)
-        .arg(LAYOUT_2)
-        .arg(LAYOUT_VERSION)
+        .arg(from)
+        .arg(to)
         .invoke_async::<Value>(conn)
         .await
         .map_err(|e| Error::store(what, e))?;
     let stored = codec::text(stored, what)?;
-    if stored != LAYOUT_2 && stored != LAYOUT_VERSION {
+    if ![from, to, LAYOUT_3, LAYOUT_VERSION].contains(&stored.as_str()) {
         return Err(Error::store_msg(format!(
             "{what}: the keys under {base} went to layout version '{stored}' meanwhile"
         )));

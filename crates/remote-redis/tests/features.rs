@@ -344,6 +344,120 @@ async fn a_store_of_layout_2_drops_its_indexes_across_names_at_open() {
     assert_eq!(claim(&store, "b", now, 100).await.len(), 20);
 }
 
+/// A job's member in the listing indexes: `queued_at` in milliseconds (sign bit flipped) as 16
+/// hex digits, then the id.
+fn listing_key(job: &Job) -> String {
+    let ms = job.queued_at.timestamp_millis() as u64;
+    format!("{:016x}:{}", ms ^ (1 << 63), job.id)
+}
+
+/// Opening a store of layout 3 drops its status index of processing jobs, puts a processing
+/// job without a lease in the lease index, and the store then counts and lists processing
+/// jobs as before, from the lease index.
+#[tokio::test]
+async fn a_store_of_layout_3_lists_processing_jobs_from_the_lease_index_after_open() {
+    let store = fresh_store().await;
+    let prefix = store.prefix().to_owned();
+    let _clear = ClearOnDrop(prefix.clone());
+    let jobs: Vec<Job> = (0..20)
+        .map(|n| {
+            job(
+                ["a", "b"][n % 2],
+                n,
+                t0() + TimeDelta::milliseconds(n as i64),
+            )
+        })
+        .collect();
+    insert(&store, &jobs).await;
+    let leaseless = Job {
+        status: JobStatus::Processing,
+        ..job("b", 99, t0() - TimeDelta::seconds(1))
+    };
+    insert(&store, std::slice::from_ref(&leaseless)).await;
+    let now = t0() + TimeDelta::minutes(1);
+    let claimed_a = claim(&store, "a", now, 3).await;
+    claim(&store, "b", now, 2).await;
+    let processing = JobQuery {
+        statuses: vec![JobStatus::Processing],
+        oldest_first: true,
+        ..JobQuery::default()
+    };
+    let of_b = JobQuery {
+        job_name: Some("b".into()),
+        ..processing.clone()
+    };
+    let newest_two = JobQuery {
+        oldest_first: false,
+        limit: Some(2),
+        ..processing.clone()
+    };
+    let counts = store.count_jobs().await.unwrap();
+    assert_eq!(counts.get(&JobStatus::Processing), Some(&6));
+    let listed = store.list_jobs(&processing).await.unwrap();
+    assert_eq!(listed.len(), 6);
+    assert_eq!(
+        listed[0].id, leaseless.id,
+        "listing order is queued_at, then id"
+    );
+    let listed_b = store.list_jobs(&of_b).await.unwrap();
+    assert_eq!(listed_b.len(), 3);
+    let listed_newest = store.list_jobs(&newest_two).await.unwrap();
+    assert_eq!(
+        ids(&listed_newest),
+        ids(&listed[4..]).into_iter().rev().collect::<Vec<_>>()
+    );
+
+    // What layout 3 kept instead: a status index of processing jobs per name, and no lease
+    // index entry for a processing job without a lease.
+    let b = format!("{{{prefix}}}");
+    let mut conn = store.connection();
+    let mut pipe = redis::pipe();
+    for job in &listed {
+        pipe.zadd(
+            format!("{b}:by:processing:{}", job.job_name),
+            listing_key(job),
+            0,
+        )
+        .ignore();
+    }
+    pipe.zrem(format!("{b}:leases"), leaseless.id.as_str())
+        .ignore();
+    pipe.set(format!("{b}:layout"), "3").ignore();
+    let () = pipe.query_async(&mut conn).await.unwrap();
+    drop(store);
+
+    let store = open(&prefix).await;
+    let layout: String = redis::cmd("GET")
+        .arg(format!("{b}:layout"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(layout, remote_redis::LAYOUT_VERSION);
+    for key in keys_of(&store).await {
+        assert!(
+            !key.contains(":by:processing:"),
+            "{key} is left from layout 3"
+        );
+    }
+    let score: String = redis::cmd("ZSCORE")
+        .arg(format!("{b}:leases"))
+        .arg(leaseless.id.as_str())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(score, "inf");
+    assert_eq!(store.count_jobs().await.unwrap(), counts);
+    assert_eq!(store.list_jobs(&processing).await.unwrap(), listed);
+    assert_eq!(store.list_jobs(&of_b).await.unwrap(), listed_b);
+    assert_eq!(store.list_jobs(&newest_two).await.unwrap(), listed_newest);
+    complete(&store, &claimed_a, now).await;
+    let counts = store.count_jobs().await.unwrap();
+    assert_eq!(counts.get(&JobStatus::Processing), Some(&3));
+    assert_eq!(counts.get(&JobStatus::Completed), Some(&3));
+    let completed = store.list_jobs(&processing).await.unwrap();
+    assert!(completed.iter().all(|j| j.job_name == "b"));
+}
+
 /// Completes claimed `jobs` at `now`.
 async fn complete(store: &RedisStore, jobs: &[Job], now: DateTime<Utc>) {
     let outcomes: Vec<Outcome> = jobs

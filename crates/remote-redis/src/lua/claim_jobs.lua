@@ -42,6 +42,8 @@ for i = 1, #names do read_ahead(i, nil) end
 
 local w = later()
 local claimed = {}
+-- The last member taken from each name's ready set: every member up to it is taken.
+local taken = {}
 while #claimed < limit do
   local best
   for i = 1, #names do
@@ -50,7 +52,7 @@ while #claimed < limit do
   if not best then break end
   local member, name = head(best), names[best]
   at[best] = at[best] + 1
-  w.add('ZREM', ready_key(name), member)
+  taken[best] = member
   local id = id_of(member)
   local key = job_key(id)
   local f = redis.call('HMGET', key, 'status', 'not_before', 'list_key', 'unique_key',
@@ -69,6 +71,9 @@ while #claimed < limit do
       claimed[#claimed + 1] = id
     end
   end
+end
+for i, last in pairs(taken) do
+  redis.call('ZREMRANGEBYLEX', ready_key(names[i]), '-', '[' .. last)
 end
 w.flush()
 return claimed

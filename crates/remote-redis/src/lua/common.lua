@@ -170,8 +170,11 @@ end
 -- Moves a job's status index entries (those of its name) from status `from` to status `to`
 -- (either may be nil); a final status also scores the job by `completed_at` (-inf when unset)
 -- for removals. Writes through `w` when given. Counts and listings across names merge the
--- per-name entries, so a change of status costs two writes, three for a final one.
+-- per-name entries, so a change of status costs two writes, three for a final one. Processing
+-- has no status index: the lease index holds every processing job (`processing_members`).
 local function move(id, name, list_key, from, to, completed_at, w)
+  if from == 'processing' then from = nil end
+  if to == 'processing' then to = nil end
   if from then
     write(w, 'ZREM', by_key(from, name), list_key)
     if FINAL[from] then write(w, 'ZREM', done_name_key(from, name), id) end
@@ -220,9 +223,28 @@ local function dequeue(id, name, pull_key)
 end
 
 -- Clears a job's lease and its entry in the lease index (written through `w` when given).
+-- A script that writes the job's hash anyway blanks `lease_until` and `lease_token` in that
+-- write instead (`LEASE_ENDED`) and only drops the index entry (`unlease`).
+local function unlease(id, w)
+  write(w, 'ZREM', LEASES, id)
+end
 local function end_lease(key, id, w)
   redis.call('HDEL', key, 'lease_until', 'lease_token')
-  write(w, 'ZREM', LEASES, id)
+  unlease(id, w)
+end
+
+-- Every processing job is in the lease index, scored by the end of its lease (+inf when it has
+-- none), since processing has no status index. Returns the listing keys of the processing jobs
+-- of `name` (of every name when nil) in listing order: O(processing jobs), which the workers'
+-- claims bound.
+local function processing_members(name)
+  local members = {}
+  for _, id in ipairs(redis.call('ZRANGE', LEASES, 0, -1)) do
+    local f = redis.call('HMGET', job_key(id), 'job_name', 'list_key')
+    if f[2] and (not name or f[1] == name) then members[#members + 1] = f[2] end
+  end
+  table.sort(members, before)
+  return members
 end
 
 -- Puts job `id` back in the queue with a fresh attempt budget (R30) when its status is in the

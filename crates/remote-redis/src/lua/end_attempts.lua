@@ -13,20 +13,22 @@ for i = 2, #ARGV, 6 do
   local f = redis.call('HMGET', key, 'status', 'lease_token', 'lease_until', 'job_name',
     'list_key', 'pull_key', 'unique_key', 'unique_across', 'attempt')
   local applies = f[1] == 'processing' and f[2] == token and f[4] and f[5] and f[6]
-  if applies and rescue and f[3] then
+  if applies and rescue and f[3] and f[3] ~= '' then
     applies = tonumber(f[3]) <= tonumber(now)
   end
   if applies then
     local name, list_key = f[4], f[5]
     local to
-    end_lease(key, id, w)
+    unlease(id, w)
     if kind == 'completed' then
       to = 'completed'
-      redis.call('HSET', key, 'status', to, 'output', payload, 'completed_at', now)
+      redis.call('HSET', key, 'status', to, 'output', payload, 'completed_at', now,
+        'lease_until', '', 'lease_token', '')
       move(id, name, list_key, 'processing', to, now, w)
     elseif kind == 'retry' or kind == 'snooze' then
       to = 'queued'
-      redis.call('HSET', key, 'status', to, 'not_before', not_before)
+      redis.call('HSET', key, 'status', to, 'not_before', not_before, 'lease_until', '',
+        'lease_token', '')
       if kind == 'retry' then
         redis.call('RPUSH', errors_key(id), payload)
       else
@@ -37,7 +39,8 @@ for i = 2, #ARGV, 6 do
       enqueue(id, name, f[6], not_before, w)
     else
       to = 'error'
-      redis.call('HSET', key, 'status', to, 'completed_at', now)
+      redis.call('HSET', key, 'status', to, 'completed_at', now, 'lease_until', '',
+        'lease_token', '')
       redis.call('RPUSH', errors_key(id), payload)
       move(id, name, list_key, 'processing', to, now, w)
     end

@@ -45,8 +45,8 @@ for _, job in ipairs(jobs) do
     move(job.id, f.job_name, f.list_key, nil, f.status, f.completed_at, w)
     if f.status == 'queued' then
       enqueue(job.id, f.job_name, f.pull_key, f.not_before, w)
-    elseif f.status == 'processing' and f.lease_until then
-      w.add('ZADD', LEASES, f.lease_until, job.id)
+    elseif f.status == 'processing' then
+      w.add('ZADD', LEASES, f.lease_until or '+inf', job.id)
     end
     settle(job.id, f.unique_key, f.unique_across, nil, f.status)
     any = true

@@ -21,10 +21,19 @@ local ids, last = {}, ''
 if ARGV[at] == 'ids' then
   for j = at + 1, #ARGV do ids[#ids + 1] = ARGV[j] end
 else
-  local source, after, batch = by_key(ARGV[at + 1], ARGV[at + 2]), ARGV[at + 3], ARGV[at + 4]
-  local from = '-'
-  if after ~= '' then from = '(' .. after end
-  local members = redis.call('ZRANGE', source, from, '+', 'BYLEX', 'LIMIT', 0, batch)
+  local status, name, after, batch = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
+  local members = {}
+  if status == 'processing' then
+    -- no status index: the name's processing jobs from the lease index
+    for _, member in ipairs(processing_members(name)) do
+      if #members == tonumber(batch) then break end
+      if after == '' or before(after, member) then members[#members + 1] = member end
+    end
+  else
+    local from = '-'
+    if after ~= '' then from = '(' .. after end
+    members = redis.call('ZRANGE', by_key(status, name), from, '+', 'BYLEX', 'LIMIT', 0, batch)
+  end
   for _, member in ipairs(members) do ids[#ids + 1] = id_of(member) end
   last = members[#members] or ''
 end
