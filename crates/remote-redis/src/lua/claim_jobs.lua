@@ -55,19 +55,18 @@ while #claimed < limit do
   taken[best] = member
   local id = id_of(member)
   local key = job_key(id)
-  local f = redis.call('HMGET', key, 'status', 'not_before', 'list_key', 'unique_key',
-    'unique_across', 'attempt')
-  if f[1] == 'queued' and f[3] then
+  local f = redis.call('HMGET', key, 'status', 'not_before', 'unique_key', 'attempt')
+  if f[1] == 'queued' then
     if f[2] and tonumber(f[2]) > now then
       -- promoted by a claim whose clock was ahead: back to waiting
       redis.call('ZADD', delayed_key(name), f[2], id)
     else
       redis.call('HSET', key, 'status', 'processing', 'picked_at', now_ms,
         'lease_until', lease_until, 'lease_token', token,
-        'attempt', tostring((tonumber(f[6]) or 0) + 1))
-      move(id, name, f[3], 'queued', 'processing', nil, w)
+        'attempt', tostring((tonumber(f[4]) or 0) + 1))
+      move(id, name, list_key_of(member), 'queued', 'processing', nil, w)
       w.add('ZADD', LEASES, lease_until, id)
-      settle(id, f[4], f[5], 'queued', 'processing')
+      settle(id, f[3], unique_across(key, f[3]), 'queued', 'processing')
       claimed[#claimed + 1] = id
     end
   end

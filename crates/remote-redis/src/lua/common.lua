@@ -119,6 +119,10 @@ end
 -- The job id at the end of an ordering key (`<time>:<id>`, ids are 24 hex digits).
 local function id_of(member) return string.sub(member, -24) end
 
+-- The listing key inside a pull key: past its priority, 4 hex digits and `:` (codec.rs
+-- builds both).
+local function list_key_of(pull_key) return string.sub(pull_key, 6) end
+
 -- Index writes gathered over a script and sent at its end as one variadic command per key
 -- and command (in chunks of an even length that Lua's `unpack` takes, keeping ZADD's score
 -- and member together), so that a batch costs a few commands per key instead of a few per
@@ -183,6 +187,13 @@ local function move(id, name, list_key, from, to, completed_at, w)
     write(w, 'ZADD', by_key(to, name), '0', list_key)
     if FINAL[to] then write(w, 'ZADD', done_name_key(to, name), completed_at or '-inf', id) end
   end
+end
+
+-- The `unique_across` of the job at `key` when it has a unique key `unique_key` (nil
+-- otherwise, where it matters to nothing): read only then, as few jobs have one.
+local function unique_across(key, unique_key)
+  if not unique_key then return nil end
+  return redis.call('HGET', key, 'unique_across') or nil
 end
 
 -- True when a job whose `unique_across` bits are `across` (absent: queued and processing)

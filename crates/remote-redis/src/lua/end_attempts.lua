@@ -10,14 +10,23 @@ for i = 2, #ARGV, 6 do
   local id, token, now, kind, payload, not_before =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local key = job_key(id)
-  local f = redis.call('HMGET', key, 'status', 'lease_token', 'lease_until', 'job_name',
-    'list_key', 'pull_key', 'unique_key', 'unique_across', 'attempt')
-  local applies = f[1] == 'processing' and f[2] == token and f[4] and f[5] and f[6]
-  if applies and rescue and f[3] and f[3] ~= '' then
-    applies = tonumber(f[3]) <= tonumber(now)
+  -- Each field read costs the server about as much as an index write: only those every
+  -- outcome needs are read at once, the others when the entry needs them.
+  local f = redis.call('HMGET', key, 'status', 'lease_token', 'job_name', 'list_key',
+    'unique_key')
+  local applies = f[1] == 'processing' and f[2] == token and f[3] and f[4]
+  if applies and rescue then
+    local ends = redis.call('HGET', key, 'lease_until')
+    if ends and ends ~= '' then applies = tonumber(ends) <= tonumber(now) end
+  end
+  local pull_key, attempt
+  if applies and (kind == 'retry' or kind == 'snooze') then
+    local g = redis.call('HMGET', key, 'pull_key', 'attempt')
+    pull_key, attempt = g[1], g[2]
+    applies = pull_key ~= false
   end
   if applies then
-    local name, list_key = f[4], f[5]
+    local name, list_key = f[3], f[4]
     local to
     unlease(id, w)
     if kind == 'completed' then
@@ -32,11 +41,11 @@ for i = 2, #ARGV, 6 do
       if kind == 'retry' then
         redis.call('RPUSH', errors_key(id), payload)
       else
-        redis.call('HSET', key, 'attempt', math.max((tonumber(f[9]) or 0) - 1, 0))
+        redis.call('HSET', key, 'attempt', math.max((tonumber(attempt) or 0) - 1, 0))
         redis.call('HINCRBY', key, 'snoozes', 1)
       end
       move(id, name, list_key, 'processing', to, nil, w)
-      enqueue(id, name, f[6], not_before, w)
+      enqueue(id, name, pull_key, not_before, w)
     else
       to = 'error'
       redis.call('HSET', key, 'status', to, 'completed_at', now, 'lease_until', '',
@@ -44,7 +53,7 @@ for i = 2, #ARGV, 6 do
       redis.call('RPUSH', errors_key(id), payload)
       move(id, name, list_key, 'processing', to, now, w)
     end
-    settle(id, f[7], f[8], 'processing', to)
+    settle(id, f[5], unique_across(key, f[5]), 'processing', to)
     answer[#answer + 1] = 1
   else
     answer[#answer + 1] = 0
