@@ -530,3 +530,20 @@ pub(crate) fn epoch_millis(ms: Option<i64>, column: &str) -> Result<Option<DateT
     })
     .transpose()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::reads_only;
+
+    #[test]
+    fn only_a_statement_starting_with_select_reads_only() {
+        assert!(reads_only("SELECT id FROM jobs"));
+        assert!(reads_only("-- the jobs\n  select id\nFROM jobs"));
+        assert!(!reads_only("UPDATE jobs SET status = 'queued'"));
+        assert!(!reads_only("-- SELECT in a comment\nDELETE FROM jobs"));
+        assert!(!reads_only("INSERT INTO jobs SELECT * FROM old_jobs"));
+        // A read behind a CTE or EXPLAIN waits its turn as a write: slower, never unsafe.
+        assert!(!reads_only("WITH due AS (SELECT 1) SELECT * FROM due"));
+        assert!(!reads_only(""));
+    }
+}
