@@ -20,6 +20,7 @@ macro_rules! __cases_remove {
             r6_counts_include_zeros_for_asked_statuses,
             r6_removed_jobs_and_their_errors_are_gone,
             r6_live_jobs_are_untouched,
+            r6_removal_in_batches_keeps_to_the_name_asked,
         });
     };
 }
@@ -265,4 +266,35 @@ pub async fn r6_live_jobs_are_untouched(store: TestStore) {
         Some(json!("running"))
     );
     assert_eq!(h.p.pull_next_job().await.unwrap().unwrap().id, plain);
+}
+
+/// R6: `remove_jobs_in_batches` with a job name removes the ended jobs of that name only,
+/// counts every status asked (0 where none), and refuses a live status removing nothing.
+pub async fn r6_removal_in_batches_keeps_to_the_name_asked(store: TestStore) {
+    let h = Harness::new(store);
+    let ids = one_of_each(&h).await;
+    assert!(matches!(
+        h.p.remove_jobs_in_batches(&[JobStatus::Queued], None, None)
+            .await,
+        Err(Error::InvalidRemoveStatus(JobStatus::Queued))
+    ));
+    assert_eq!(all_jobs(&h).await.len(), 5);
+    let removed =
+        h.p.remove_jobs_in_batches(&[], Some("echo"), None)
+            .await
+            .unwrap();
+    assert_eq!(
+        removed,
+        counts(&[
+            (JobStatus::Completed, 1),
+            (JobStatus::Cancelled, 1),
+            (JobStatus::Error, 0),
+        ])
+    );
+    let left: Vec<JobId> = all_jobs(&h).await.into_iter().map(|j| j.id).collect();
+    let (queued, processing, error) = (&ids[0], &ids[1], &ids[4]);
+    assert_eq!(left.len(), 3);
+    for id in [queued, processing, error] {
+        assert!(left.contains(id), "{id} is of another name or live: kept");
+    }
 }

@@ -452,6 +452,20 @@ impl Processor {
         statuses: &[JobStatus],
         before: DateTime<Utc>,
     ) -> Result<StatusCounts> {
+        self.remove_jobs_in_batches(statuses, None, Some(before))
+            .await
+    }
+
+    /// Removes jobs with these final statuses (an empty list: every final status), of the name
+    /// `job_name` when given, that finished before `finished_before` when given, in batches as
+    /// [`remove_jobs_finished_before`](Self::remove_jobs_finished_before) does; every status
+    /// asked is in the counts, 0 when none was removed.
+    pub async fn remove_jobs_in_batches(
+        &self,
+        statuses: &[JobStatus],
+        job_name: Option<&str>,
+        finished_before: Option<DateTime<Utc>>,
+    ) -> Result<StatusCounts> {
         let statuses: Vec<JobStatus> = if statuses.is_empty() {
             JobStatus::REMOVABLE.to_vec()
         } else {
@@ -460,7 +474,10 @@ impl Processor {
         if let Some(live) = statuses.iter().find(|s| !s.is_final()) {
             return Err(Error::InvalidRemoveStatus(*live));
         }
-        let mut removed = retention::remove_before(&self.shared, &statuses, before).await?;
+        let only = job_name.map(|n| [n.to_owned()]);
+        let names = only.as_ref().map_or(JobNames::All, |n| JobNames::Only(n));
+        let mut removed =
+            retention::remove_in_batches(&self.shared, &statuses, names, finished_before).await?;
         for status in statuses {
             removed.entry(status).or_insert(0);
         }

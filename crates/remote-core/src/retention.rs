@@ -142,27 +142,21 @@ pub(crate) async fn prune(shared: &Shared, default: &Retention) -> Result<Status
             let Some(before) = retention.keep(status).and_then(|keep| cutoff(now, keep)) else {
                 continue;
             };
-            let n = remove_in_batches(shared, &[status], names, before).await?;
+            let n = remove_in_batches(shared, &[status], names, Some(before)).await?;
             *removed.entry(status).or_insert(0) += n.values().sum::<u64>();
         }
     }
     Ok(removed)
 }
 
-/// Removes every job with `statuses` that finished before `before`, in batches.
-pub(crate) async fn remove_before(
-    shared: &Shared,
-    statuses: &[JobStatus],
-    before: DateTime<Utc>,
-) -> Result<StatusCounts> {
-    remove_in_batches(shared, statuses, JobNames::All, before).await
-}
-
-async fn remove_in_batches(
+/// Removes every job with `statuses` and one of `names` that finished before `before` (at
+/// any time when `None`), in batches of [`PRUNE_BATCH`] with [`prune_pause`] between them, so
+/// that no store call holds locks for long.
+pub(crate) async fn remove_in_batches(
     shared: &Shared,
     statuses: &[JobStatus],
     names: JobNames<'_>,
-    before: DateTime<Utc>,
+    before: Option<DateTime<Utc>>,
 ) -> Result<StatusCounts> {
     let mut removed = StatusCounts::new();
     let mut unreclaimed = 0;
@@ -173,7 +167,7 @@ async fn remove_in_batches(
             .remove_jobs(&RemoveJobs {
                 statuses,
                 names,
-                finished_before: Some(before),
+                finished_before: before,
                 limit: Some(PRUNE_BATCH),
             })
             .await?;

@@ -9,10 +9,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Json;
-use remote_core::retention::{prune_pause, PRUNE_BATCH};
-use remote_core::{
-    CancelOutcome, JobId, JobNames, JobQuery, JobStatus, RemoveJobs, RetryOutcome, StatusCounts,
-};
+use remote_core::retention::PRUNE_BATCH;
+use remote_core::{CancelOutcome, JobId, JobQuery, JobStatus, RetryOutcome};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -165,42 +163,6 @@ async fn count_matching(
     }
 }
 
-/// Removes every job of these final statuses (and name), in batches with a pause between
-/// them as pruning does, so that no statement holds locks for long.
-async fn remove_matching(
-    d: &Dashboard,
-    statuses: &[JobStatus],
-    name: Option<&str>,
-) -> Result<StatusCounts, PageError> {
-    let only = name.map(|n| [n.to_string()]);
-    let names = only.as_ref().map_or(JobNames::All, |n| JobNames::Only(n));
-    let mut removed = StatusCounts::new();
-    loop {
-        let started = tokio::time::Instant::now();
-        let batch = d
-            .stores
-            .jobs
-            .remove_jobs(&RemoveJobs {
-                statuses,
-                names,
-                finished_before: None,
-                limit: Some(PRUNE_BATCH),
-            })
-            .await?;
-        let n: u64 = batch.values().sum();
-        for (status, count) in batch {
-            *removed.entry(status).or_insert(0) += count;
-        }
-        if n < PRUNE_BATCH as u64 {
-            for status in statuses {
-                removed.entry(*status).or_insert(0);
-            }
-            return Ok(removed);
-        }
-        tokio::time::sleep(prune_pause(started.elapsed())).await;
-    }
-}
-
 /// The fields of a bulk form.
 #[derive(Debug, Default)]
 struct BulkForm {
@@ -267,7 +229,10 @@ pub(super) async fn form(State(d): State<Dashboard>, body: Bytes) -> Result<Resp
     if action == Action::Remove {
         let statuses = removable(&statuses_of(&form.status)?)?;
         if form.confirmed {
-            let removed = remove_matching(&d, &statuses, name).await?;
+            let removed = d
+                .processor
+                .remove_jobs_in_batches(&statuses, name, None)
+                .await?;
             let text: Vec<String> = removed.iter().map(|(s, n)| format!("{n} {s}")).collect();
             let notice = format!("Removed {}", text.join(", "));
             return Ok(Redirect::to(&with_notice(&back, &notice)).into_response());
@@ -404,7 +369,10 @@ pub(super) async fn api(State(d): State<Dashboard>, body: Bytes) -> Result<Respo
     let name = request.name.as_deref().filter(|n| !n.trim().is_empty());
     if request.action == Action::Remove {
         let statuses = removable(&request.statuses)?;
-        let removed = remove_matching(&d, &statuses, name).await?;
+        let removed = d
+            .processor
+            .remove_jobs_in_batches(&statuses, name, None)
+            .await?;
         return Ok(Json(json!({"action": "remove", "removed": removed})).into_response());
     }
     let ids = parse_ids(&request.ids)?;
