@@ -190,12 +190,7 @@ async fn a_store_of_layout_1_is_upgraded_at_open() {
 
     let (one, two) = tokio::join!(open(&prefix), open(&prefix));
     drop(two);
-    let layout: String = redis::cmd("GET")
-        .arg(format!("{{{prefix}}}:layout"))
-        .query_async(&mut one.connection())
-        .await
-        .unwrap();
-    assert_eq!(layout, remote_redis::LAYOUT_VERSION);
+    assert_current_layout(&one).await;
     assert_no_index_across_names(&one).await;
     for job in old.iter().step_by(97) {
         assert_eq!(one.get_job(&job.id).await.unwrap().as_ref(), Some(job));
@@ -282,6 +277,29 @@ async fn assert_no_index_across_names(store: &RedisStore) {
     }
 }
 
+/// The store's keys are of this build's layout.
+async fn assert_current_layout(store: &RedisStore) {
+    let layout: String = redis::cmd("GET")
+        .arg(format!("{{{}}}:layout", store.prefix()))
+        .query_async(&mut store.connection())
+        .await
+        .unwrap();
+    assert_eq!(layout, remote_redis::LAYOUT_VERSION);
+}
+
+/// `n` jobs queued a millisecond apart, named `a` and `b` in turn.
+fn of_two_names(n: usize) -> Vec<Job> {
+    (0..n)
+        .map(|k| {
+            job(
+                ["a", "b"][k % 2],
+                k,
+                t0() + TimeDelta::milliseconds(k as i64),
+            )
+        })
+        .collect()
+}
+
 /// Opening a store of layout 2 drops its status and removal indexes across names, and the
 /// store then counts, lists, removes and claims as before from the indexes per name.
 #[tokio::test]
@@ -289,15 +307,7 @@ async fn a_store_of_layout_2_drops_its_indexes_across_names_at_open() {
     let store = fresh_store().await;
     let prefix = store.prefix().to_owned();
     let _clear = ClearOnDrop(prefix.clone());
-    let jobs: Vec<Job> = (0..40)
-        .map(|n| {
-            job(
-                ["a", "b"][n % 2],
-                n,
-                t0() + TimeDelta::milliseconds(n as i64),
-            )
-        })
-        .collect();
+    let jobs = of_two_names(40);
     insert(&store, &jobs).await;
     let now = t0() + TimeDelta::minutes(1);
     complete(&store, &claim(&store, "a", now, 6).await, now).await;
@@ -330,12 +340,7 @@ async fn a_store_of_layout_2_drops_its_indexes_across_names_at_open() {
     drop(store);
 
     let store = open(&prefix).await;
-    let layout: String = redis::cmd("GET")
-        .arg(format!("{b}:layout"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(layout, remote_redis::LAYOUT_VERSION);
+    assert_current_layout(&store).await;
     assert_no_index_across_names(&store).await;
     assert_eq!(store.count_jobs().await.unwrap(), counts);
     assert_eq!(store.list_jobs(&queued).await.unwrap(), listed);
@@ -359,15 +364,7 @@ async fn a_store_of_layout_3_lists_processing_jobs_from_the_lease_index_after_op
     let store = fresh_store().await;
     let prefix = store.prefix().to_owned();
     let _clear = ClearOnDrop(prefix.clone());
-    let jobs: Vec<Job> = (0..20)
-        .map(|n| {
-            job(
-                ["a", "b"][n % 2],
-                n,
-                t0() + TimeDelta::milliseconds(n as i64),
-            )
-        })
-        .collect();
+    let jobs = of_two_names(20);
     insert(&store, &jobs).await;
     let leaseless = Job {
         status: JobStatus::Processing,
@@ -427,12 +424,7 @@ async fn a_store_of_layout_3_lists_processing_jobs_from_the_lease_index_after_op
     drop(store);
 
     let store = open(&prefix).await;
-    let layout: String = redis::cmd("GET")
-        .arg(format!("{b}:layout"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(layout, remote_redis::LAYOUT_VERSION);
+    assert_current_layout(&store).await;
     for key in keys_of(&store).await {
         assert!(
             !key.contains(":by:processing:"),
