@@ -235,7 +235,7 @@ end
 
 -- Clears a job's lease and its entry in the lease index (written through `w` when given).
 -- A script that writes the job's hash anyway blanks `lease_until` and `lease_token` in that
--- write instead (`LEASE_ENDED`) and only drops the index entry (`unlease`).
+-- write instead, and only drops the index entry (`unlease`).
 local function unlease(id, w)
   write(w, 'ZREM', LEASES, id)
 end
