@@ -11,8 +11,8 @@ if not (f[2] and f[3] and f[4]) then
 end
 for i = 3, #ARGV do
   if ARGV[i] == was then
-    redis.call('HSET', key, 'status', 'cancelled', 'completed_at', now)
-    end_lease(key, id)
+    redis.call('HSET', key, 'status', 'cancelled', 'completed_at', now, unpack(LEASE_BLANK))
+    unlease(id)
     dequeue(id, f[2], f[4])
     move(id, f[2], f[3], was, 'cancelled', now)
     settle(id, f[5], f[6], was, 'cancelled')

@@ -233,16 +233,13 @@ local function dequeue(id, name, pull_key)
   redis.call('ZREM', delayed_key(name), id)
 end
 
--- Clears a job's lease and its entry in the lease index (written through `w` when given).
--- A script that writes the job's hash anyway blanks `lease_until` and `lease_token` in that
--- write instead, and only drops the index entry (`unlease`).
+-- Drops a job's entry in the lease index (written through `w` when given). The script ending
+-- the lease also blanks `lease_until` and `lease_token` in the write that changes the job's
+-- status (`LEASE_BLANK`), or deletes them with the other fields it clears.
 local function unlease(id, w)
   write(w, 'ZREM', LEASES, id)
 end
-local function end_lease(key, id, w)
-  redis.call('HDEL', key, 'lease_until', 'lease_token')
-  unlease(id, w)
-end
+local LEASE_BLANK = {'lease_until', '', 'lease_token', ''}
 
 -- Every processing job is in the lease index, scored by the end of its lease (+inf when it has
 -- none), since processing has no status index. Returns the listing keys of the processing jobs
@@ -272,8 +269,9 @@ local function requeue(id, statuses, wanted)
     if holder and holder ~= id then return nil end
   end
   redis.call('HSET', key, 'status', 'queued', 'attempt', 0, 'snoozes', 0)
-  redis.call('HDEL', key, 'not_before', 'output', 'completed_at', 'picked_at')
-  end_lease(key, id)
+  redis.call('HDEL', key, 'not_before', 'output', 'completed_at', 'picked_at', 'lease_until',
+    'lease_token')
+  unlease(id)
   dequeue(id, name, f[4])
   move(id, name, f[3], was, 'queued')
   enqueue(id, name, f[4], nil)

@@ -32,12 +32,11 @@ for i = 2, #ARGV, 6 do
     if kind == 'completed' then
       to = 'completed'
       redis.call('HSET', key, 'status', to, 'output', payload, 'completed_at', now,
-        'lease_until', '', 'lease_token', '')
+        unpack(LEASE_BLANK))
       move(id, name, list_key, 'processing', to, now, w)
     elseif kind == 'retry' or kind == 'snooze' then
       to = 'queued'
-      redis.call('HSET', key, 'status', to, 'not_before', not_before, 'lease_until', '',
-        'lease_token', '')
+      redis.call('HSET', key, 'status', to, 'not_before', not_before, unpack(LEASE_BLANK))
       if kind == 'retry' then
         redis.call('RPUSH', errors_key(id), payload)
       else
@@ -48,8 +47,7 @@ for i = 2, #ARGV, 6 do
       enqueue(id, name, pull_key, not_before, w)
     else
       to = 'error'
-      redis.call('HSET', key, 'status', to, 'completed_at', now, 'lease_until', '',
-        'lease_token', '')
+      redis.call('HSET', key, 'status', to, 'completed_at', now, unpack(LEASE_BLANK))
       redis.call('RPUSH', errors_key(id), payload)
       move(id, name, list_key, 'processing', to, now, w)
     end

@@ -9,9 +9,9 @@ for i = 1, #ARGV, 2 do
   local f = redis.call('HMGET', key, 'status', 'lease_token', 'attempt', 'job_name', 'list_key',
     'pull_key', 'not_before', 'unique_key', 'unique_across')
   if f[1] == 'processing' and f[2] == token and f[4] and f[5] and f[6] then
-    end_lease(key, id, w)
+    unlease(id, w)
     local attempt = math.max((tonumber(f[3]) or 0) - 1, 0)
-    redis.call('HSET', key, 'status', 'queued', 'attempt', attempt)
+    redis.call('HSET', key, 'status', 'queued', 'attempt', attempt, unpack(LEASE_BLANK))
     if attempt == 0 then redis.call('HDEL', key, 'picked_at') end
     move(id, f[4], f[5], 'processing', 'queued', nil, w)
     enqueue(id, f[4], f[6], f[7] or nil, w)
