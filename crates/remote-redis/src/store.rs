@@ -289,12 +289,22 @@ async fn upgrade_1(conn: &mut ConnectionManager, base: &str) -> Result<()> {
             after = at;
             continue;
         }
-        if ![LAYOUT_2, LAYOUT_3, LAYOUT_VERSION].contains(&at.as_str()) {
+        if !reached(&at, LAYOUT_2) {
             return Err(Error::store_msg(format!(
                 "{what}: the keys under {base} went to layout version '{at}' meanwhile"
             )));
         }
         return Ok(());
+    }
+}
+
+/// True when `stored`, the layout an upgrade call found or left, is `from` or a later layout
+/// this build knows: the upgrade went on as asked, or another process upgraded first.
+fn reached(stored: &str, from: &str) -> bool {
+    let number = |layout: &str| layout.parse::<u32>().ok();
+    match (number(stored), number(from), number(LAYOUT_VERSION)) {
+        (Some(stored), Some(from), Some(newest)) => (from..=newest).contains(&stored),
+        _ => false,
     }
 }
 
@@ -321,10 +331,28 @@ async fn upgrade_in_one_call(
         .await
         .map_err(|e| Error::store(what, e))?;
     let stored = codec::text(stored, what)?;
-    if ![from, to, LAYOUT_3, LAYOUT_VERSION].contains(&stored.as_str()) {
+    if !reached(&stored, from) {
         return Err(Error::store_msg(format!(
             "{what}: the keys under {base} went to layout version '{stored}' meanwhile"
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{reached, LAYOUT_2, LAYOUT_3};
+
+    #[test]
+    fn an_upgrade_reached_its_layout_or_a_later_one_this_build_knows() {
+        assert!(reached("2", LAYOUT_2));
+        assert!(reached("3", LAYOUT_2));
+        assert!(reached(super::LAYOUT_VERSION, LAYOUT_3));
+        assert!(!reached("2", LAYOUT_3), "an older layout is not reached");
+        assert!(
+            !reached("5", LAYOUT_3),
+            "a newer build's layout is unknown here"
+        );
+        assert!(!reached("", LAYOUT_2));
+    }
 }
