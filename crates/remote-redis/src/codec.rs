@@ -62,22 +62,24 @@ fn json_text(value: &serde_json::Value, what: &str) -> Result<Vec<u8>> {
         .map_err(|e| Error::InvalidInput(format!("{what} cannot be written as JSON: {e}")))
 }
 
-/// The stored fields of a job, absent options left out.
+/// The stored fields of a job, absent options left out. Redis keeps a hash this small as one
+/// flat list that each field lookup scans from the front, so the fields that every claim and
+/// outcome reads come first.
 pub(crate) fn job_fields(job: &Job) -> Result<Vec<(&'static str, Vec<u8>)>> {
     let mut fields = vec![
-        ("id", job.id.as_str().into()),
-        ("job_name", job.job_name.clone().into_bytes()),
-        ("input", json_text(&job.input, "the input")?),
         ("status", job.status.as_str().into()),
+        ("job_name", job.job_name.clone().into_bytes()),
+        ("list_key", list_key(job).into_bytes()),
         ("attempt", job.attempt.to_string().into_bytes()),
+        ("pull_key", pull_key(job).into_bytes()),
+        ("id", job.id.as_str().into()),
+        ("input", json_text(&job.input, "the input")?),
         ("max_attempts", job.max_attempts.to_string().into_bytes()),
         (
             "retry_delay_ms",
             duration_millis(job.retry_delay).into_bytes(),
         ),
         ("queued_at", millis(job.queued_at).into_bytes()),
-        ("pull_key", pull_key(job).into_bytes()),
-        ("list_key", list_key(job).into_bytes()),
     ];
     if let Some(output) = &job.output {
         fields.push(("output", json_text(output, "the output")?));
@@ -512,6 +514,26 @@ mod tests {
         assert_eq!(
             pull_key(&old),
             format!("{}{}", priority_prefix(0), list_key(&old))
+        );
+    }
+
+    #[test]
+    fn the_fields_every_claim_and_outcome_reads_are_written_first() {
+        let job = Job::queued(
+            "echo",
+            serde_json::json!({"n": 1}),
+            3,
+            Duration::ZERO,
+            Utc::now(),
+        );
+        let names: Vec<&str> = job_fields(&job)
+            .unwrap()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(
+            names[..5],
+            ["status", "job_name", "list_key", "attempt", "pull_key"]
         );
     }
 
