@@ -15,6 +15,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 use tokio::sync::Notify;
 
 use crate::dialect::Dialect;
+use crate::queries::Statement;
 use crate::row::Columns;
 use crate::store::SqlPool;
 
@@ -126,9 +127,9 @@ pub(crate) trait Engine: Send + Sync + 'static {
     /// The wake-ups of jobs added elsewhere, where the database sends them.
     fn wakeups(&self) -> Option<Arc<Notify>>;
     /// Runs one statement on a pooled connection and returns its rows.
-    async fn fetch(&self, sql: &str, params: &[&Param<'_>]) -> sqlx::Result<Vec<Row>>;
+    async fn fetch(&self, statement: &Statement, params: &[&Param<'_>]) -> sqlx::Result<Vec<Row>>;
     /// Runs one statement on a pooled connection; the rows it changed.
-    async fn execute(&self, sql: &str, params: &[&Param<'_>]) -> sqlx::Result<u64>;
+    async fn execute(&self, statement: &Statement, params: &[&Param<'_>]) -> sqlx::Result<u64>;
     /// Opens a write transaction.
     async fn begin(&self) -> sqlx::Result<Box<dyn Session>>;
 }
@@ -138,9 +139,13 @@ pub(crate) trait Engine: Send + Sync + 'static {
 #[async_trait]
 pub(crate) trait Session: Send {
     /// Runs one statement and returns its rows.
-    async fn fetch(&mut self, sql: &str, params: &[&Param<'_>]) -> sqlx::Result<Vec<Row>>;
+    async fn fetch(
+        &mut self,
+        statement: &Statement,
+        params: &[&Param<'_>],
+    ) -> sqlx::Result<Vec<Row>>;
     /// Runs one statement; the rows it changed.
-    async fn execute(&mut self, sql: &str, params: &[&Param<'_>]) -> sqlx::Result<u64>;
+    async fn execute(&mut self, statement: &Statement, params: &[&Param<'_>]) -> sqlx::Result<u64>;
     /// Runs SQL text of one or more statements without parameters (migrations).
     async fn script(&mut self, sql: &str) -> sqlx::Result<()>;
     /// Commits (a savepoint: releases it).
@@ -275,24 +280,12 @@ impl<DB: Driver> Pooled<DB> {
 }
 
 impl<DB: Database> Pooled<DB> {
-    /// Waits for this process's turn to write, where writers queue; `None` otherwise, and for
-    /// a statement that only reads (`SELECT`).
-    async fn turn(&self, sql: Option<&str>) -> Turn {
-        let writers = self.writers.as_ref()?;
-        if sql.is_some_and(reads_only) {
-            return None;
-        }
+    /// Waits for this process's turn to write, where writers queue and `writes` is true;
+    /// `None` otherwise.
+    async fn turn(&self, writes: bool) -> Turn {
+        let writers = self.writers.as_ref().filter(|_| writes)?;
         Some(writers.clone().lock_owned().await)
     }
-}
-
-/// Whether statement `sql` only reads: its first word, after comment lines, is `SELECT`.
-fn reads_only(sql: &str) -> bool {
-    sql.lines()
-        .map(str::trim_start)
-        .find(|line| !line.is_empty() && !line.starts_with("--"))
-        .and_then(|line| line.split_whitespace().next())
-        .is_some_and(|word| word.eq_ignore_ascii_case("SELECT"))
 }
 
 /// The engine's transaction, on a pooled connection or on one the caller lends, with its
@@ -408,18 +401,18 @@ where
         self.wake.as_ref().map(|w| w.notify.clone())
     }
 
-    async fn fetch(&self, sql: &str, params: &[&Param<'_>]) -> sqlx::Result<Vec<Row>> {
-        let _turn = self.turn(Some(sql)).await;
-        DB::fetch_in(&mut *self.pool.acquire().await?, sql, params).await
+    async fn fetch(&self, statement: &Statement, params: &[&Param<'_>]) -> sqlx::Result<Vec<Row>> {
+        let _turn = self.turn(statement.writes).await;
+        DB::fetch_in(&mut *self.pool.acquire().await?, &statement.sql, params).await
     }
 
-    async fn execute(&self, sql: &str, params: &[&Param<'_>]) -> sqlx::Result<u64> {
-        let _turn = self.turn(Some(sql)).await;
-        DB::execute_in(&mut *self.pool.acquire().await?, sql, params).await
+    async fn execute(&self, statement: &Statement, params: &[&Param<'_>]) -> sqlx::Result<u64> {
+        let _turn = self.turn(statement.writes).await;
+        DB::execute_in(&mut *self.pool.acquire().await?, &statement.sql, params).await
     }
 
     async fn begin(&self) -> sqlx::Result<Box<dyn Session>> {
-        let turn = self.turn(None).await;
+        let turn = self.turn(true).await;
         let tx = match DB::DIALECT.begin {
             Some(statement) => self.pool.begin_with(statement).await?,
             None => self.pool.begin().await?,
@@ -430,12 +423,16 @@ where
 
 #[async_trait]
 impl<DB: Runs> Session for Tx<'_, DB> {
-    async fn fetch(&mut self, sql: &str, params: &[&Param<'_>]) -> sqlx::Result<Vec<Row>> {
-        DB::fetch_in(&mut self.tx, sql, params).await
+    async fn fetch(
+        &mut self,
+        statement: &Statement,
+        params: &[&Param<'_>],
+    ) -> sqlx::Result<Vec<Row>> {
+        DB::fetch_in(&mut self.tx, &statement.sql, params).await
     }
 
-    async fn execute(&mut self, sql: &str, params: &[&Param<'_>]) -> sqlx::Result<u64> {
-        DB::execute_in(&mut self.tx, sql, params).await
+    async fn execute(&mut self, statement: &Statement, params: &[&Param<'_>]) -> sqlx::Result<u64> {
+        DB::execute_in(&mut self.tx, &statement.sql, params).await
     }
 
     async fn script(&mut self, sql: &str) -> sqlx::Result<()> {
@@ -529,21 +526,4 @@ pub(crate) fn epoch_millis(ms: Option<i64>, column: &str) -> Result<Option<DateT
         })
     })
     .transpose()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::reads_only;
-
-    #[test]
-    fn only_a_statement_starting_with_select_reads_only() {
-        assert!(reads_only("SELECT id FROM jobs"));
-        assert!(reads_only("-- the jobs\n  select id\nFROM jobs"));
-        assert!(!reads_only("UPDATE jobs SET status = 'queued'"));
-        assert!(!reads_only("-- SELECT in a comment\nDELETE FROM jobs"));
-        assert!(!reads_only("INSERT INTO jobs SELECT * FROM old_jobs"));
-        // A read behind a CTE or EXPLAIN waits its turn as a write: slower, never unsafe.
-        assert!(!reads_only("WITH due AS (SELECT 1) SELECT * FROM due"));
-        assert!(!reads_only(""));
-    }
 }

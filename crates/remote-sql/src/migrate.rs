@@ -92,7 +92,7 @@ pub(crate) async fn run(engine: &dyn Engine, queries: &Queries, tables: &Tables)
     let mut tx = engine.begin().await.map_err(fail)?;
     if let Some(lock) = queries.find(Q::lock_migrations) {
         let rows = tx
-            .fetch(&lock.sql, &lock.params(&lock_args)?)
+            .fetch(lock, &lock.params(&lock_args)?)
             .await
             .map_err(fail)?;
         let locked = rows
@@ -109,7 +109,7 @@ pub(crate) async fn run(engine: &dyn Engine, queries: &Queries, tables: &Tables)
     // A session lock (MySQL) outlives the transaction: release it whatever happened.
     let unlocked = match queries.find(Q::unlock_migrations) {
         Some(unlock) => tx
-            .fetch(&unlock.sql, &unlock.params(&lock_args)?)
+            .fetch(unlock, &unlock.params(&lock_args)?)
             .await
             .map(|_| ())
             .map_err(fail),
@@ -133,7 +133,7 @@ async fn apply(
         .map_err(step("create the migrations table"))?;
     let read = queries.get(Q::applied_migrations)?;
     let rows = tx
-        .fetch(&read.sql, &[])
+        .fetch(read, &[])
         .await
         .map_err(step("read the applied migrations"))?;
     let applied = rows
@@ -157,7 +157,7 @@ async fn apply(
             ("checksum", Param::Int(migration.checksum())),
             ("now", Param::Time(Utc::now())),
         ];
-        tx.execute(&record.sql, &record.params(&args)?)
+        tx.execute(record, &record.params(&args)?)
             .await
             .map_err(step("record a migration"))?;
         tracing::info!(

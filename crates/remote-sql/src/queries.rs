@@ -102,6 +102,9 @@ pub(crate) struct Statement {
     pub sql: String,
     /// The parameter names in bind order.
     pub binds: Vec<String>,
+    /// Whether it may change the database: every statement but a `SELECT`. Where the
+    /// database has one writer, the store's writers queue for their turn.
+    pub writes: bool,
 }
 
 impl Statement {
@@ -173,7 +176,8 @@ impl Statement {
             .filter(|line| !line.trim().is_empty())
             .collect::<Vec<_>>()
             .join("\n");
-        Self { sql, binds }
+        let writes = !reads_only(&sql);
+        Self { sql, binds, writes }
     }
 
     /// The parameters in bind order, picked by name from `args`.
@@ -193,6 +197,15 @@ impl Statement {
             })
             .collect()
     }
+}
+
+/// Whether statement `sql` only reads: its first word, after comment lines, is `SELECT`.
+fn reads_only(sql: &str) -> bool {
+    sql.lines()
+        .map(str::trim_start)
+        .find(|line| !line.is_empty() && !line.starts_with("--"))
+        .and_then(|line| line.split_whitespace().next())
+        .is_some_and(|word| word.eq_ignore_ascii_case("SELECT"))
 }
 
 /// A dialect's statements for one store.
@@ -243,9 +256,9 @@ impl Queries {
         &self,
         q: Q,
         args: &'p [(&str, Param<'a>)],
-    ) -> Result<(&str, Vec<&'p Param<'a>>)> {
+    ) -> Result<(&Statement, Vec<&'p Param<'a>>)> {
         let statement = self.get(q)?;
-        Ok((&statement.sql, statement.params(args)?))
+        Ok((statement, statement.params(args)?))
     }
 
     /// The statement `q`, if the dialect has it.
@@ -362,6 +375,26 @@ mod tests {
     const TEMPLATE: &str = "-- :ignored in a comment\n\
         SELECT :a::json, ':b', \"c:d\" FROM {jobs} -- trailing :e\n\
         WHERE x = :a AND y = :b_2 AND z = :f";
+
+    #[test]
+    fn only_a_statement_starting_with_select_reads_only() {
+        assert!(reads_only("SELECT id FROM jobs"));
+        assert!(reads_only("-- the jobs\n  select id\nFROM jobs"));
+        assert!(!reads_only("UPDATE jobs SET status = 'queued'"));
+        assert!(!reads_only("-- SELECT in a comment\nDELETE FROM jobs"));
+        assert!(!reads_only("INSERT INTO jobs SELECT * FROM old_jobs"));
+        // A read behind a CTE or EXPLAIN waits its turn as a write: slower, never unsafe.
+        assert!(!reads_only("WITH due AS (SELECT 1) SELECT * FROM due"));
+        assert!(!reads_only(""));
+    }
+
+    #[test]
+    fn a_compiled_statement_knows_whether_it_writes() {
+        let tables = Tables::new(&SqlOptions::default(), &NUMBERED);
+        assert!(!Statement::compile(TEMPLATE, &tables, &NUMBERED).writes);
+        let update = "-- SELECT in a comment\nUPDATE {jobs} SET status = :status";
+        assert!(Statement::compile(update, &tables, &NUMBERED).writes);
+    }
 
     #[test]
     fn named_parameters_become_the_dialects_placeholders() {

@@ -10,7 +10,7 @@ use crate::config::{SqlOptions, Tables};
 use crate::dialect::Claims;
 use crate::engine::{Args, Engine, Param, Pooled, Row, Session};
 use crate::migrate;
-use crate::queries::{Queries, Q};
+use crate::queries::{Queries, Statement, Q};
 
 /// A connection pool of one of the supported databases, as [`SqlStore::from_pool`] takes it.
 #[derive(Clone, Debug)]
@@ -175,10 +175,14 @@ impl SqlStore {
             ("names", Param::Texts(names)),
             ("limit", Param::Int(count(limit))),
         ];
-        let sql = format!("{} {}", dialect.explain, statement.sql);
+        let explain = Statement {
+            sql: format!("{} {}", dialect.explain, statement.sql),
+            writes: false,
+            ..statement.clone()
+        };
         let rows = inner
             .engine
-            .fetch(&sql, &statement.params(&args)?)
+            .fetch(&explain, &statement.params(&args)?)
             .await
             .map_err(|e| Error::store("cannot explain the claim", e))?;
         let lines = rows
