@@ -227,13 +227,13 @@ pub(crate) fn flags(value: Value, expected: usize, what: &str) -> Result<Vec<boo
 
 /// The fields of one stored hash, read from a flat `HGETALL` reply.
 struct Fields {
-    what: String,
+    kind: &'static str,
     map: HashMap<String, Vec<u8>>,
 }
 
 impl Fields {
     /// `None` for an empty reply (no such hash).
-    fn read(value: Value, kind: &str) -> Result<Option<Self>> {
+    fn read(value: Value, kind: &'static str) -> Result<Option<Self>> {
         let flat = array(value, kind)?;
         if flat.is_empty() {
             return Ok(None);
@@ -248,15 +248,19 @@ impl Fields {
         while let (Some(field), Some(value)) = (values.next(), values.next()) {
             map.insert(text(field, kind)?, bulk(value, kind)?);
         }
-        let what = match map.get("id") {
-            Some(id) => format!("{kind} {}", String::from_utf8_lossy(id)),
-            None => format!("a stored {kind}"),
-        };
-        Ok(Some(Self { what, map }))
+        Ok(Some(Self { kind, map }))
+    }
+
+    /// The hash as an error names it, its kind and id: built only for an error.
+    fn what(&self) -> String {
+        match self.map.get("id") {
+            Some(id) => format!("{} {}", self.kind, String::from_utf8_lossy(id)),
+            None => format!("a stored {}", self.kind),
+        }
     }
 
     fn error(&self, field: &str, problem: &str) -> Error {
-        Error::store_msg(format!("{}: field '{field}' {problem}", self.what))
+        Error::store_msg(format!("{}: field '{field}' {problem}", self.what()))
     }
 
     fn text(&self, field: &str) -> Result<Option<&str>> {
@@ -305,7 +309,7 @@ impl Fields {
             .get(field)
             .map(|bytes| {
                 serde_json::from_slice(bytes).map_err(|e| {
-                    Error::store(format!("{}: field '{field}' is not JSON", self.what), e)
+                    Error::store(format!("{}: field '{field}' is not JSON", self.what()), e)
                 })
             })
             .transpose()
@@ -313,7 +317,7 @@ impl Fields {
 
     fn id<T>(&self, parse: impl FnOnce(&str) -> Result<T>) -> Result<T> {
         let text = self.required("id")?;
-        parse(text).map_err(|e| Error::store(format!("{}: malformed id", self.what), e))
+        parse(text).map_err(|e| Error::store(format!("{}: malformed id", self.what()), e))
     }
 }
 
@@ -419,7 +423,7 @@ pub(crate) fn item(value: Value) -> Result<Option<SchedulerItem>> {
     let misfire = match f.text("misfire")? {
         None => Misfire::default(),
         Some(text) => serde_json::from_str(text)
-            .map_err(|e| Error::store(format!("{}: field 'misfire' is unreadable", f.what), e))?,
+            .map_err(|e| Error::store(format!("{}: field 'misfire' is unreadable", f.what()), e))?,
     };
     Ok(Some(SchedulerItem {
         id: f.id(ItemId::parse)?,
@@ -435,8 +439,9 @@ pub(crate) fn item(value: Value) -> Result<Option<SchedulerItem>> {
         next_call_time: f.time("next_call_time")?,
         locked_until: f.time("locked_until")?,
         lock_duration: Duration::from_millis(f.number("lock_duration_ms")?),
-        schedule: serde_json::from_str(schedule)
-            .map_err(|e| Error::store(format!("{}: field 'schedule' is unreadable", f.what), e))?,
+        schedule: serde_json::from_str(schedule).map_err(|e| {
+            Error::store(format!("{}: field 'schedule' is unreadable", f.what()), e)
+        })?,
         misfire,
     }))
 }
