@@ -42,13 +42,17 @@ impl Driver for Sqlite {
     }
 }
 
+/// Rows a connection's thread may hand over before it waits for them to be taken.
+const ROW_BUFFER: usize = 4096;
+
 /// Opens a pool on `url` (WAL and a busy timeout for files; one connection for `:memory:`).
 pub(crate) async fn connect(url: &str, options: &SqlOptions) -> Result<SqlitePool> {
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     let mut connect = SqliteConnectOptions::from_str(url)
         .map_err(|e| Error::store("invalid SQLite URL", e))?
         .busy_timeout(options.busy_timeout)
-        .foreign_keys(true);
+        .foreign_keys(true)
+        .row_buffer_size(ROW_BUFFER);
     let pool = if in_memory {
         SqlitePoolOptions::new()
             .max_connections(1)
