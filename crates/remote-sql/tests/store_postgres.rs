@@ -8,7 +8,7 @@ mod common;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use common::cases::{claim, echo, insert};
+use common::cases::{claim, echo, insert, t};
 use common::{postgres_url, Db, Space};
 use remote_core::{InsertJobs, Inserted, Job, JobOptions, JobQuery, JobStore, OnConflict};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -130,6 +130,62 @@ async fn claim_walks_the_claim_index_under_stale_statistics() {
         // The odd jobs (priority 1) go first: 2 000 claimed, the next is the 2 001st odd one.
         let claimed = claim(&store, 3600, 1).await;
         assert_eq!(claimed[0].id.as_str(), format!("{:024x}", 4001));
+    })
+    .await;
+}
+
+/// Statistics taken while every job was queued say that none is running; a batch of outcomes
+/// still finds its jobs by primary key, and no status or lease index serves it. Served by one,
+/// a flush joined every entry that index held for 'processing', dead versions included, so its
+/// cost grew with the jobs worked since the table was last vacuumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcomes_find_their_jobs_by_primary_key_under_stale_statistics() {
+    Space::run(Db::Postgres, |space| async move {
+        let store = space.open().await;
+        space.fill(&store, 10_000, "'echo'", "'queued'").await;
+        let claimed = claim(&store, 3600, 10).await;
+        assert_eq!(claimed.len(), 10);
+        let sql = store
+            .query_text("record_outcomes")
+            .expect("record_outcomes");
+        let explain = format!("EXPLAIN {sql}");
+        let n = claimed.len();
+        let mut query = sqlx::query_scalar::<_, String>(&explain);
+        for param in store
+            .query_params("record_outcomes")
+            .expect("its parameters")
+        {
+            query = match param.as_str() {
+                "id" => query.bind(claimed.iter().map(|j| j.id.to_string()).collect::<Vec<_>>()),
+                "token" => query.bind(
+                    claimed
+                        .iter()
+                        .map(|j| j.lease_token.expect("a claimed job's token").as_i64())
+                        .collect::<Vec<_>>(),
+                ),
+                "now" => query.bind(vec![t(3601); n]),
+                "kind" => query.bind(vec!["completed"; n]),
+                "output" => query.bind(vec![Some("null"); n]),
+                "not_before" | "created" => {
+                    query.bind(vec![None::<chrono::DateTime<chrono::Utc>>; n])
+                }
+                "record_id" => query.bind(vec![None::<String>; n]),
+                "record_attempt" => query.bind(vec![None::<i64>; n]),
+                "message" => query.bind(vec![None::<Vec<u8>>; n]),
+                "rescue" => query.bind(false),
+                other => panic!("record_outcomes has a parameter this test does not know: {other}"),
+            };
+        }
+        let plan = query.fetch_all(&pg_pool(&store)).await.unwrap().join("\n");
+        println!("{plan}");
+        assert!(
+            plan.contains(&format!("Index Scan using {}jobs_pkey", space.prefix())),
+            "each outcome finds its job by primary key:\n{plan}"
+        );
+        assert!(
+            !plan.contains("jobs_status") && !plan.contains("jobs_lease"),
+            "no status or lease index serves the look-up:\n{plan}"
+        );
     })
     .await;
 }

@@ -1,6 +1,12 @@
 -- Ends attempts, each fenced by its own lease token (and, rescuing, only once its lease
 -- expired), and appends the failures' error records, in one statement. A snooze (R29) goes
 -- back to the queue giving its attempt back, with no record.
+-- The status test is wrapped in `coalesce` so that no index serves it and the planner guesses
+-- that it passes half the rows: each entry then finds its job by primary key. Written as a
+-- plain `=`, it was served by the status or lease index, and a flush joined every entry those
+-- hold for 'processing', dead versions included: its cost grew with the jobs worked since the
+-- table was last vacuumed. `IS TRUE` would not do: statistics taken while nothing ran made the
+-- planner scan the whole table and loop over the entries for each row.
 WITH o AS (
     SELECT * FROM unnest(:id::text[], :token::bigint[], :now::timestamptz[], :kind::text[],
         :output::text[], :not_before::timestamptz[], :record_id::text[], :created::timestamptz[],
@@ -20,7 +26,7 @@ WITH o AS (
         snoozes = CASE WHEN o.kind = 'snooze' THEN j.snoozes + 1 ELSE j.snoozes END,
         lease_until = NULL, lease_token = NULL
     FROM o
-    WHERE j.id = o.id AND j.status = 'processing' AND j.lease_token = o.token
+    WHERE j.id = o.id AND coalesce(j.status = 'processing', false) AND j.lease_token = o.token
       AND (:rescue AND j.lease_until > o.now) IS NOT TRUE
     RETURNING o.*
 ), recorded AS (
