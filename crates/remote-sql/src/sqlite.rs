@@ -42,7 +42,9 @@ impl Driver for Sqlite {
     }
 }
 
-/// Rows a connection's thread may hand over before it waits for them to be taken.
+/// Rows a connection's thread may hand over before it waits for them to be taken: enough for
+/// a whole claim, whose `UPDATE … RETURNING` holds the file's write lock until its last row
+/// is handed over (sqlx's default, 50, kept it held while the worker took the rest).
 const ROW_BUFFER: usize = 4096;
 
 /// Opens a pool on `url` (WAL and a busy timeout for files; one connection for `:memory:`).
