@@ -26,7 +26,7 @@ pub(crate) const MAX_BATCH: usize = 512;
 
 /// Most store calls of one completer in flight at once: two, so that a batch gathers while
 /// another is stored. More split the same outcomes into smaller batches, each a statement and
-/// a commit of its own: with four, PostgreSQL drains ran 5–50 % slower than with two.
+/// a commit of its own: with four, PostgreSQL drains ran 5–37 % slower than with two.
 const MAX_FLUSHES: usize = 2;
 
 /// Outcomes waiting to be handed over before executors wait.

@@ -1,7 +1,7 @@
 //! Store-level tests on PostgreSQL: the shared cases (`common::cases`), and what only
 //! PostgreSQL has: LISTEN/NOTIFY wake-ups (and their recovery after a lost connection), the
-//! claim's plan without statistics and under stale ones, schemas, the previous release's
-//! schema migrated.
+//! claim's plan without statistics and under stale ones, the outcome batch's plan under stale
+//! ones, schemas, the previous release's schema migrated.
 
 mod common;
 
