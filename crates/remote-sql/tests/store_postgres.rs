@@ -1,7 +1,7 @@
 //! Store-level tests on PostgreSQL: the shared cases (`common::cases`), and what only
 //! PostgreSQL has: LISTEN/NOTIFY wake-ups (and their recovery after a lost connection), the
-//! claim's plan without statistics and under stale ones, the outcome batch's plan under stale
-//! ones, schemas, the previous release's schema migrated.
+//! claim's plan without statistics and under stale ones, the plans of batches of outcomes,
+//! releases and renewals under stale ones, schemas, the previous release's schema migrated.
 
 mod common;
 
@@ -134,58 +134,54 @@ async fn claim_walks_the_claim_index_under_stale_statistics() {
     .await;
 }
 
-/// Statistics taken while every job was queued say that none is running; a batch of outcomes
-/// still finds its jobs by primary key, and no status or lease index serves it. Served by one,
-/// a flush joined every entry that index held for 'processing', dead versions included, so its
-/// cost grew with the jobs worked since the table was last vacuumed.
+/// Statistics taken while every job was queued say that none is running; a batch of outcomes,
+/// releases or renewals still finds its jobs by primary key, and no status or lease index
+/// serves it. Served by one, a batch joined every entry that index held for 'processing', dead
+/// versions included, so its cost grew with the jobs worked since the table was last vacuumed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outcomes_find_their_jobs_by_primary_key_under_stale_statistics() {
+async fn batches_find_their_jobs_by_primary_key_under_stale_statistics() {
     Space::run(Db::Postgres, |space| async move {
         let store = space.open().await;
         space.fill(&store, 10_000, "'echo'", "'queued'").await;
         let claimed = claim(&store, 3600, 10).await;
         assert_eq!(claimed.len(), 10);
-        let sql = store
-            .query_text("record_outcomes")
-            .expect("record_outcomes");
-        let explain = format!("EXPLAIN {sql}");
         let n = claimed.len();
-        let mut query = sqlx::query_scalar::<_, String>(&explain);
-        for param in store
-            .query_params("record_outcomes")
-            .expect("its parameters")
-        {
-            query = match param.as_str() {
-                "id" => query.bind(claimed.iter().map(|j| j.id.to_string()).collect::<Vec<_>>()),
-                "token" => query.bind(
-                    claimed
-                        .iter()
-                        .map(|j| j.lease_token.expect("a claimed job's token").as_i64())
-                        .collect::<Vec<_>>(),
-                ),
-                "now" => query.bind(vec![t(3601); n]),
-                "kind" => query.bind(vec!["completed"; n]),
-                "output" => query.bind(vec![Some("null"); n]),
-                "not_before" | "created" => {
-                    query.bind(vec![None::<chrono::DateTime<chrono::Utc>>; n])
-                }
-                "record_id" => query.bind(vec![None::<String>; n]),
-                "record_attempt" => query.bind(vec![None::<i64>; n]),
-                "message" => query.bind(vec![None::<Vec<u8>>; n]),
-                "rescue" => query.bind(false),
-                other => panic!("record_outcomes has a parameter this test does not know: {other}"),
-            };
+        let ids: Vec<String> = claimed.iter().map(|j| j.id.to_string()).collect();
+        let tokens: Vec<i64> = claimed
+            .iter()
+            .map(|j| j.lease_token.expect("a claimed job's token").as_i64())
+            .collect();
+        for name in ["record_outcomes", "release_jobs", "renew_leases"] {
+            let explain = format!("EXPLAIN {}", store.query_text(name).expect(name));
+            let mut query = sqlx::query_scalar::<_, String>(&explain);
+            for param in store.query_params(name).expect(name) {
+                query = match param.as_str() {
+                    "id" => query.bind(ids.clone()),
+                    "token" => query.bind(tokens.clone()),
+                    "lease_until" => query.bind(t(3700)),
+                    "now" => query.bind(vec![t(3601); n]),
+                    "kind" => query.bind(vec!["completed"; n]),
+                    "output" => query.bind(vec![Some("null"); n]),
+                    "not_before" | "created" => {
+                        query.bind(vec![None::<chrono::DateTime<chrono::Utc>>; n])
+                    }
+                    "record_id" => query.bind(vec![None::<String>; n]),
+                    "record_attempt" => query.bind(vec![None::<i64>; n]),
+                    "message" => query.bind(vec![None::<Vec<u8>>; n]),
+                    "rescue" => query.bind(false),
+                    other => panic!("{name} has a parameter this test does not know: {other}"),
+                };
+            }
+            let plan = query.fetch_all(&pg_pool(&store)).await.unwrap().join("\n");
+            assert!(
+                plan.contains(&format!("Index Scan using {}jobs_pkey", space.prefix())),
+                "{name} finds each job by primary key:\n{plan}"
+            );
+            assert!(
+                !plan.contains("jobs_status") && !plan.contains("jobs_lease"),
+                "no status or lease index serves {name}:\n{plan}"
+            );
         }
-        let plan = query.fetch_all(&pg_pool(&store)).await.unwrap().join("\n");
-        println!("{plan}");
-        assert!(
-            plan.contains(&format!("Index Scan using {}jobs_pkey", space.prefix())),
-            "each outcome finds its job by primary key:\n{plan}"
-        );
-        assert!(
-            !plan.contains("jobs_status") && !plan.contains("jobs_lease"),
-            "no status or lease index serves the look-up:\n{plan}"
-        );
     })
     .await;
 }
