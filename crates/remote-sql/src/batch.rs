@@ -9,13 +9,16 @@ use remote_core::{Error, Result};
 use crate::dialect::Batches;
 use crate::engine::{Args, Param};
 use crate::queries::Q;
-use crate::store::Inner;
+use crate::store::{again_after_deadlocks, Inner};
 
 /// A batch of changes, one entry per row.
 pub(crate) struct Batch<'a> {
     /// The statement applying many entries at once over arrays of their values; it returns
     /// the `id` of each row it changed.
     pub all: Q,
+    /// The locking read returning the `id` of each row the entries apply to, for dialects
+    /// whose statements over rows return nothing ([`Batches::LockThenRows`]).
+    pub pick: Q,
     /// The statement applying one entry.
     pub each: Q,
     /// What follows the entries that the flags name, once applied.
@@ -81,84 +84,82 @@ fn changed_ids(rows: &[crate::engine::Row]) -> Result<HashSet<String>> {
 }
 
 impl Inner {
-    /// Applies a batch; whether each entry applied.
+    /// Applies a batch; whether each entry applied. A batch applied in one transaction runs
+    /// again when the database rolled it back to break a deadlock.
     pub(crate) async fn apply(&self, batch: Batch<'_>) -> Result<Vec<bool>> {
         if batch.entries.is_empty() {
             return Ok(Vec::new());
         }
+        let batch = &batch;
         match self.engine.dialect().batches {
             Batches::OneStatement => self.apply_as_arrays(batch).await,
-            Batches::Rows => self.apply_as_rows(batch).await,
-            Batches::Transaction => self.apply_one_by_one(batch).await,
+            Batches::Rows => again_after_deadlocks(|| self.apply_as_rows(batch, false)).await,
+            Batches::LockThenRows if self.queries.find(batch.all).is_some() => {
+                again_after_deadlocks(|| self.apply_as_rows(batch, true)).await
+            }
+            Batches::LockThenRows | Batches::Transaction => {
+                again_after_deadlocks(|| self.apply_one_by_one(batch)).await
+            }
         }
     }
 
     /// One statement per round, a round holding each row's next entry (one round, unless an
     /// entry repeats a row), so that every entry on a row sees the row as the entries before
     /// it left it; the arrays list the rows in key order.
-    async fn apply_as_arrays(&self, batch: Batch<'_>) -> Result<Vec<bool>> {
-        let Batch {
-            all,
-            keys,
-            entries,
-            shared,
-            first_only,
-            ..
-        } = batch;
-        let mut entries: Vec<Option<Args>> = entries.into_iter().map(Some).collect();
-        let mut applied = vec![false; keys.len()];
-        for members in rounds(&keys, first_only) {
-            let values = members.iter().filter_map(|&i| entries[i].take()).collect();
-            let mut args = columns(values)?;
-            args.extend(shared.iter().cloned());
-            let changed = changed_ids(&self.rows(all, &args).await?)?;
-            mark(&mut applied, &members, &keys, &changed);
+    async fn apply_as_arrays(&self, batch: &Batch<'_>) -> Result<Vec<bool>> {
+        let mut applied = vec![false; batch.keys.len()];
+        for members in rounds(&batch.keys, batch.first_only) {
+            let mut args = columns(batch.entries_of(&members))?;
+            args.extend(batch.shared.iter().cloned());
+            let changed = changed_ids(&self.rows(batch.all, &args).await?)?;
+            mark(&mut applied, &members, &batch.keys, &changed);
         }
         Ok(applied)
     }
 
     /// As `apply_as_arrays`, with each round's entries bound as one parameter of JSON rows
     /// (`:rows`), and in one transaction with the statement that follows the applied entries
-    /// the flags name.
-    async fn apply_as_rows(&self, batch: Batch<'_>) -> Result<Vec<bool>> {
+    /// the flags name. With `lock_first`, the round's `pick` reads and locks the rows the
+    /// entries apply to, and the statement gets only those entries.
+    async fn apply_as_rows(&self, batch: &Batch<'_>, lock_first: bool) -> Result<Vec<bool>> {
         let Batch {
             all,
+            pick,
             then,
             keys,
-            entries,
             shared,
-            first_only,
             ..
         } = batch;
-        let followed = |i: usize| then.as_ref().is_some_and(|t| t.flags.get(i) == Some(&true));
-        let mut entries: Vec<Option<Args>> = entries.into_iter().map(Some).collect();
         let mut applied = vec![false; keys.len()];
         let mut tx = self.begin().await?;
-        for members in rounds(&keys, first_only) {
-            let mut kept: Vec<(usize, Args)> = Vec::new();
-            let mut values = Vec::with_capacity(members.len());
-            for &i in &members {
-                let Some(entry) = entries[i].take() else {
-                    continue;
-                };
-                if followed(i) {
-                    kept.push((i, entry.clone()));
+        for members in rounds(keys, batch.first_only) {
+            let rows = with_rows(batch.entries_of(&members), shared);
+            let changed = if lock_first {
+                let picked = changed_ids(&tx.rows(*pick, &rows).await?)?;
+                let taken: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|&i| picked.contains(keys[i]))
+                    .collect();
+                if !taken.is_empty() {
+                    tx.run(*all, &with_rows(batch.entries_of(&taken), shared))
+                        .await?;
                 }
-                values.push(entry);
-            }
-            let mut args: Args = vec![("rows", Param::Rows(values))];
-            args.extend(shared.iter().cloned());
-            let changed = changed_ids(&tx.rows(all, &args).await?)?;
-            mark(&mut applied, &members, &keys, &changed);
-            let follow: Vec<Args> = kept
-                .into_iter()
-                .filter(|(i, _)| applied[*i])
-                .map(|(_, entry)| entry)
-                .collect();
-            if let (Some(then), false) = (&then, follow.is_empty()) {
-                let mut args: Args = vec![("rows", Param::Rows(follow))];
-                args.extend(shared.iter().cloned());
-                tx.run(then.all, &args).await?;
+                picked
+            } else {
+                changed_ids(&tx.rows(*all, &rows).await?)?
+            };
+            mark(&mut applied, &members, keys, &changed);
+            if let Some(then) = then {
+                let follow: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|&i| applied[i] && then.flags.get(i) == Some(&true))
+                    .collect();
+                if !follow.is_empty() {
+                    tx.run(then.all, &with_rows(batch.entries_of(&follow), shared))
+                        .await?;
+                }
             }
         }
         tx.commit().await?;
@@ -167,7 +168,7 @@ impl Inner {
 
     /// One transaction, one statement per entry; rows are taken in key order (entries on one
     /// row in batch order), so that concurrent batches lock rows in the same order.
-    async fn apply_one_by_one(&self, batch: Batch<'_>) -> Result<Vec<bool>> {
+    async fn apply_one_by_one(&self, batch: &Batch<'_>) -> Result<Vec<bool>> {
         let Batch {
             each,
             then,
@@ -178,14 +179,13 @@ impl Inner {
         } = batch;
         let mut order: Vec<usize> = (0..keys.len()).collect();
         order.sort_by_key(|&i| keys[i]);
-        let mut entries: Vec<Option<Args>> = entries.into_iter().map(Some).collect();
         let mut applied = vec![false; keys.len()];
         let mut tx = self.begin().await?;
         for i in order {
-            let mut args = entries[i].take().unwrap_or_default();
+            let mut args = entries[i].clone();
             args.extend(shared.iter().cloned());
-            applied[i] = tx.run(each, &args).await? > 0;
-            if let Some(then) = &then {
+            applied[i] = tx.run(*each, &args).await? > 0;
+            if let Some(then) = then {
                 if applied[i] && then.flags.get(i) == Some(&true) {
                     tx.run(then.each, &args).await?;
                 }
@@ -194,6 +194,20 @@ impl Inner {
         tx.commit().await?;
         Ok(applied)
     }
+}
+
+impl<'a> Batch<'a> {
+    /// The entries at `members`.
+    fn entries_of(&self, members: &[usize]) -> Vec<Args<'a>> {
+        members.iter().map(|&i| self.entries[i].clone()).collect()
+    }
+}
+
+/// Entries bound as one parameter of JSON rows (`:rows`), beside the values they share.
+fn with_rows<'a>(rows: Vec<Args<'a>>, shared: &[(&'static str, Param<'a>)]) -> Args<'a> {
+    let mut args: Args = vec![("rows", Param::Rows(rows))];
+    args.extend(shared.iter().cloned());
+    args
 }
 
 /// A batch's entries as one list parameter per name.

@@ -1,5 +1,7 @@
 //! Claims, written once for both ways a dialect takes rows: one `UPDATE … RETURNING`, or, in
-//! one transaction, a locking read (`FOR UPDATE SKIP LOCKED`) then an `UPDATE` of the rows read.
+//! one transaction, a locking read (`FOR UPDATE SKIP LOCKED`) then an `UPDATE` of the rows read
+//! (run again when it loses a deadlock: the read still waits for the row behind an index entry
+//! that a concurrent batch holds).
 
 use std::cmp::Reverse;
 
@@ -10,7 +12,7 @@ use crate::dialect::Claims;
 use crate::engine::{Args, Param};
 use crate::queries::Q;
 use crate::row::Columns;
-use crate::store::{with, Inner};
+use crate::store::{again_after_deadlocks, with, Inner};
 
 /// What a claim takes: jobs or scheduler items.
 pub(crate) trait Claimable: Sized + Send {
@@ -47,14 +49,19 @@ impl Inner {
                 Ok(rows)
             }
             Claims::LockThenUpdate => {
-                let mut tx = self.begin().await?;
-                let mut picked = decode(tx.rows(pick, &args).await?)?;
-                if !picked.is_empty() {
-                    let ids = Param::Texts(picked.iter().map(|row| (T::PLACE)(row).2).collect());
-                    tx.run(claim_picked, &with(args.clone(), [("ids", ids)]))
-                        .await?;
-                }
-                tx.commit().await?;
+                let mut picked = again_after_deadlocks(|| async {
+                    let mut tx = self.begin().await?;
+                    let picked = decode(tx.rows(pick, &args).await?)?;
+                    if !picked.is_empty() {
+                        let ids =
+                            Param::Texts(picked.iter().map(|row| (T::PLACE)(row).2).collect());
+                        tx.run(claim_picked, &with(args.clone(), [("ids", ids)]))
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(picked)
+                })
+                .await?;
                 picked.iter_mut().for_each(claimed);
                 Ok(picked)
             }

@@ -143,6 +143,11 @@ pub(crate) enum Batches {
     /// returning the ids it changed, then one statement over the applied entries that need a
     /// follow-up (error records).
     Rows,
+    /// One transaction: a locking read over the entries as JSON rows (`JSON_TABLE`) returns
+    /// the ids of the rows they apply to, then one statement over those entries changes them,
+    /// then the follow-up; for dialects without `UPDATE … RETURNING`. A batch whose statement
+    /// over rows the dialect lacks runs as [`Batches::Transaction`].
+    LockThenRows,
     /// One transaction running one statement per entry.
     Transaction,
 }

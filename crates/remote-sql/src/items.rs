@@ -122,6 +122,7 @@ impl SchedulerStore for SqlStore {
         self.inner
             .apply(Batch {
                 all: Q::take_items,
+                pick: Q::pick_takes,
                 each: Q::take_item,
                 then: None,
                 keys: takes.iter().map(|t| t.id.as_str()).collect(),

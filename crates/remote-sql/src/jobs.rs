@@ -220,6 +220,7 @@ impl SqlStore {
         self.inner
             .apply(Batch {
                 all: Q::record_outcomes,
+                pick: Q::pick_outcomes,
                 each: Q::record_outcome,
                 then: Some(Then {
                     each: Q::add_error,
@@ -257,6 +258,7 @@ impl SqlStore {
         self.inner
             .apply(Batch {
                 all,
+                pick: Q::pick_leases,
                 each,
                 then: None,
                 keys: leases.iter().map(|l| l.id.as_str()).collect(),

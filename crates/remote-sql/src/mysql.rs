@@ -2,7 +2,8 @@
 //! zone), lists as JSON text (`JSON_TABLE`, `JSON_CONTAINS`), JSON and error texts stored as
 //! text and bytes exactly as written. Without `UPDATE … RETURNING`, a claim is a transaction:
 //! `SELECT … FOR UPDATE SKIP LOCKED` (MariaDB ≥ 10.6), then an `UPDATE` of the
-//! rows read; batches are one transaction.
+//! rows read; a batch is one transaction of a locking read of the rows its entries apply to
+//! and one `UPDATE` over those entries as JSON rows (releases: one `UPDATE` per entry).
 
 use std::str::FromStr;
 
@@ -11,7 +12,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlQueryRe
 use sqlx::{Executor, MySql};
 
 use crate::config::SqlOptions;
-use crate::dialect::{Claims, Dialect, Placeholders};
+use crate::dialect::{Batches, Claims, Dialect, Placeholders};
 use crate::engine::{bind_portable, get, utf8, Driver, Param, Query};
 
 /// Pool size of a store opened from a URL.
@@ -25,6 +26,7 @@ impl Driver for MySql {
         // do not deadlock on the gaps between rows (InnoDB's default locks them).
         .begin("SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION")
         .claims(Claims::LockThenUpdate)
+        .batches(Batches::LockThenRows)
         .explain("EXPLAIN FORMAT=JSON", "EXPLAIN");
 
     fn affected(done: &MySqlQueryResult) -> u64 {

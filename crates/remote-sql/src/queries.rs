@@ -42,7 +42,10 @@ statements!(
     claim_jobs,
     pick_jobs,
     claim_picked_jobs,
-    // Ending, releasing and renewing attempts: arrays, or one statement per entry.
+    // Ending, releasing and renewing attempts: arrays or rows (after a locking read where a
+    // statement returns no rows), or one statement per entry.
+    pick_outcomes,
+    pick_leases,
     record_outcomes,
     record_outcome,
     add_error,
@@ -85,6 +88,7 @@ statements!(
     claim_items,
     pick_items,
     claim_picked_items,
+    pick_takes,
     take_items,
     take_item,
     // Migrations.
@@ -327,6 +331,16 @@ pub(crate) fn needed(dialect: &Dialect) -> Vec<Q> {
             Q::add_errors,
             Q::release_jobs,
             Q::renew_leases,
+            Q::take_items,
+        ],
+        Batches::LockThenRows => &[
+            Q::pick_outcomes,
+            Q::record_outcomes,
+            Q::add_errors,
+            Q::pick_leases,
+            Q::release_job,
+            Q::renew_leases,
+            Q::pick_takes,
             Q::take_items,
         ],
         Batches::Transaction => &[

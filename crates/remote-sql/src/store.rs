@@ -235,6 +235,25 @@ fn deadlocked(error: &Error) -> bool {
         .is_some_and(|code| code == "40001" || code == "40P01")
 }
 
+/// Tries of a transaction that the database rolled back to break a deadlock.
+const DEADLOCK_TRIES: usize = 5;
+
+/// Runs the transaction `attempt` makes, and again while the database rolls it back to break a
+/// deadlock (up to [`DEADLOCK_TRIES`] tries): nothing of a rolled-back try stays, and which of
+/// two transactions loses is the database's choice, not a failure of the call.
+pub(crate) async fn again_after_deadlocks<T, Fut>(mut attempt: impl FnMut() -> Fut) -> Result<T>
+where
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(e) if deadlocked(&e) && tries < DEADLOCK_TRIES => tries += 1,
+            other => return other,
+        }
+    }
+}
+
 /// True when `error` is a concurrent change that trying again resolves: a unique index broken
 /// by an insert between a read and a write, a deadlock or a serialization failure.
 pub(crate) fn raced(error: &Error) -> bool {
