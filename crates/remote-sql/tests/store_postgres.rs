@@ -178,10 +178,88 @@ async fn batches_find_their_jobs_by_primary_key_under_stale_statistics() {
                 "{name} finds each job by primary key:\n{plan}"
             );
             assert!(
-                !plan.contains("jobs_status") && !plan.contains("jobs_lease"),
+                !plan.contains("jobs_error_cancelled") && !plan.contains("jobs_lease"),
                 "no status or lease index serves {name}:\n{plan}"
             );
         }
+    })
+    .await;
+}
+
+/// A claim and an outcome change `status`, so every index of the jobs table takes an entry for
+/// each: no index over every job may name the status (only partial ones, which a job enters
+/// with the statuses they hold), or it adds that cost to every claim and every outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_index_of_every_job_names_its_status() {
+    Space::run(Db::Postgres, |space| async move {
+        let store = space.open().await;
+        let indexes: Vec<(String, String)> = sqlx::query_as(
+            "SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = $2",
+        )
+        .bind(&space.name)
+        .bind(format!("{}jobs", space.prefix()))
+        .fetch_all(&pg_pool(&store))
+        .await
+        .unwrap();
+        assert!(indexes.len() >= 6, "the jobs table's indexes: {indexes:?}");
+        for (name, definition) in &indexes {
+            let (keys, predicate) = definition.split_once(" WHERE ").unwrap_or((definition, ""));
+            assert!(
+                !keys.contains("status") || predicate.contains("status"),
+                "{name} holds every job by status: {definition}"
+            );
+        }
+    })
+    .await;
+}
+
+/// Listing the failed jobs among many completed ones reads the index of failed and cancelled
+/// jobs, not every job in listing order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_jobs_are_listed_from_their_own_index() {
+    Space::run(Db::Postgres, |space| async move {
+        let store = space.open().await;
+        space.fill(&store, 20_000, "'echo'", "'completed'").await;
+        space
+            .exec(
+                &store,
+                "UPDATE {jobs} SET status = 'error' WHERE right(id, 3) = '200'",
+            )
+            .await;
+        space.analyze(&store).await;
+        let explain = format!(
+            "EXPLAIN {}",
+            store
+                .query_text("list_jobs_oldest")
+                .expect("list_jobs_oldest")
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&explain);
+        for param in store.query_params("list_jobs_oldest").expect("params") {
+            query = match param.as_str() {
+                "statuses" => query.bind(vec!["error"]),
+                "job_name" => query.bind(None::<String>),
+                "limit" => query.bind(100_i64),
+                "offset" => query.bind(0_i64),
+                other => {
+                    panic!("list_jobs_oldest has a parameter this test does not know: {other}")
+                }
+            };
+        }
+        let plan = query.fetch_all(&pg_pool(&store)).await.unwrap().join("\n");
+        assert!(
+            plan.contains("jobs_error_cancelled"),
+            "failed jobs are found on their index:\n{plan}"
+        );
+        let failed = store
+            .list_jobs(&JobQuery {
+                statuses: vec![remote_core::JobStatus::Error],
+                oldest_first: true,
+                ..JobQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(failed.len(), 5, "ids ending in 200 among 0x1 to 0x4e20");
+        assert!(failed.iter().all(|j| j.id.as_str().ends_with("200")));
     })
     .await;
 }
