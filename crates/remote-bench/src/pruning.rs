@@ -64,11 +64,24 @@ pub(crate) async fn run(url: &str, jobs: usize) -> Result<(), Error> {
         .connect(url)
         .await?;
     let outcome = measure(&store, &prefix, jobs).await;
-    let tables = ["errors", "jobs", "items", "migrations", "paused", "leaders"];
-    let drop: Vec<String> = tables
+    let tables = [
+        "errors",
+        "job_order",
+        "jobs",
+        "items",
+        "migrations",
+        "paused",
+        "leaders",
+    ];
+    let mut drop: Vec<String> = tables
         .iter()
         .map(|t| format!("DROP TABLE IF EXISTS {prefix}{t}"))
         .collect();
+    if matches!(store.pool(), SqlPool::Postgres(_)) {
+        drop.push(format!(
+            "DROP FUNCTION IF EXISTS {prefix}job_order_add(), {prefix}job_order_remove()"
+        ));
+    }
     let dropped = raw(&store.pool(), &drop.join("; ")).await;
     outcome?;
     dropped

@@ -66,11 +66,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .connect(&url)
         .await?;
     let outcome = measure(&store, &prefix, jobs, analyze, shape).await;
-    let tables = ["errors", "jobs", "items", "migrations", "paused", "leaders"];
-    let drop: Vec<String> = tables
+    let tables = [
+        "errors",
+        "job_order",
+        "jobs",
+        "items",
+        "migrations",
+        "paused",
+        "leaders",
+    ];
+    let mut drop: Vec<String> = tables
         .iter()
-        .map(|t| format!("DROP TABLE {prefix}{t}"))
+        .map(|t| format!("DROP TABLE IF EXISTS {prefix}{t}"))
         .collect();
+    if matches!(store.pool(), SqlPool::Postgres(_)) {
+        drop.push(format!(
+            "DROP FUNCTION IF EXISTS {prefix}job_order_add(), {prefix}job_order_remove()"
+        ));
+    }
     raw(&store.pool(), &drop.join("; ")).await?;
     outcome
 }

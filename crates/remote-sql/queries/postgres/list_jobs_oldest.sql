@@ -1,4 +1,6 @@
-SELECT * FROM {jobs}
-WHERE (cardinality(:statuses::text[]) = 0 OR status = ANY(:statuses))
-  AND (:job_name::text IS NULL OR job_name = :job_name)
-ORDER BY queued_at ASC, id ASC LIMIT :limit OFFSET :offset
+-- Jobs in listing order (queued_at, then id), walking the key of "<prefix>job_order" and
+-- reading each job by primary key.
+SELECT j.* FROM {schema}"{prefix}job_order" AS o JOIN {jobs} AS j ON j.id = o.id
+WHERE (cardinality(:statuses::text[]) = 0 OR j.status = ANY(:statuses))
+  AND (:job_name::text IS NULL OR j.job_name = :job_name)
+ORDER BY o.queued_at ASC, o.id ASC LIMIT :limit OFFSET :offset
