@@ -8,8 +8,9 @@
 -- * The listing index on (queued_at, id), though neither a claim nor an outcome moves a job
 --   in the listing. "<prefix>job_order" holds one row per job, its key the listing order,
 --   added with the job and deleted with it by triggers, whatever statement (or an earlier
---   release) adds or deletes it; listings walk its key and read each job by primary key. No
---   statement changes a job's `queued_at`.
+--   release) adds or deletes it; listings walk its key and read each job by primary key, or
+--   start from the jobs of a status and find their rows by id. No statement changes a job's
+--   `queued_at`.
 DROP INDEX {schema}"{prefix}jobs_status";
 CREATE INDEX "{prefix}jobs_error_cancelled" ON {jobs} (status, job_name)
     WHERE status IN ('error', 'cancelled');
@@ -19,6 +20,9 @@ CREATE TABLE {schema}"{prefix}job_order" (
     id        text COLLATE "C" NOT NULL,
     PRIMARY KEY (queued_at, id)
 );
+-- Reached from a job (a failed one, found on its index) by id; unique, so that the planner
+-- knows a lookup finds one row before any statistics.
+CREATE UNIQUE INDEX "{prefix}job_order_id" ON {schema}"{prefix}job_order" (id);
 INSERT INTO {schema}"{prefix}job_order" (queued_at, id) SELECT queued_at, id FROM {jobs};
 
 CREATE OR REPLACE FUNCTION {schema}"{prefix}job_order_add"() RETURNS trigger
@@ -31,8 +35,7 @@ $$;
 CREATE OR REPLACE FUNCTION {schema}"{prefix}job_order_remove"() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM {schema}"{prefix}job_order" AS o USING removed AS r
-    WHERE o.queued_at = r.queued_at AND o.id = r.id;
+    DELETE FROM {schema}"{prefix}job_order" AS o USING removed AS r WHERE o.id = r.id;
     RETURN NULL;
 END
 $$;
