@@ -64,27 +64,9 @@ pub(crate) async fn run(url: &str, jobs: usize) -> Result<(), Error> {
         .connect(url)
         .await?;
     let outcome = measure(&store, &prefix, jobs).await;
-    let tables = [
-        "errors",
-        "job_order",
-        "jobs",
-        "items",
-        "migrations",
-        "paused",
-        "leaders",
-    ];
-    let mut drop: Vec<String> = tables
-        .iter()
-        .map(|t| format!("DROP TABLE IF EXISTS {prefix}{t}"))
-        .collect();
-    if matches!(store.pool(), SqlPool::Postgres(_)) {
-        drop.push(format!(
-            "DROP FUNCTION IF EXISTS {prefix}job_order_add(), {prefix}job_order_remove()"
-        ));
-    }
-    let dropped = raw(&store.pool(), &drop.join("; ")).await;
+    let dropped = store.drop_tables().await;
     outcome?;
-    dropped
+    Ok(dropped?)
 }
 
 async fn measure(store: &SqlStore, prefix: &str, jobs: usize) -> Result<(), Error> {

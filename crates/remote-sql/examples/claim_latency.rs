@@ -66,25 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .connect(&url)
         .await?;
     let outcome = measure(&store, &prefix, jobs, analyze, shape).await;
-    let tables = [
-        "errors",
-        "job_order",
-        "jobs",
-        "items",
-        "migrations",
-        "paused",
-        "leaders",
-    ];
-    let mut drop: Vec<String> = tables
-        .iter()
-        .map(|t| format!("DROP TABLE IF EXISTS {prefix}{t}"))
-        .collect();
-    if matches!(store.pool(), SqlPool::Postgres(_)) {
-        drop.push(format!(
-            "DROP FUNCTION IF EXISTS {prefix}job_order_add(), {prefix}job_order_remove()"
-        ));
-    }
-    raw(&store.pool(), &drop.join("; ")).await?;
+    store.drop_tables().await?;
     outcome
 }
 

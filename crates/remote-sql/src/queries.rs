@@ -91,10 +91,11 @@ statements!(
     pick_takes,
     take_items,
     take_item,
-    // Migrations.
+    // Migrations, and dropping what they created.
     migrations_table,
     lock_migrations,
     unlock_migrations,
+    drop_tables,
     applied_migrations,
     record_migration,
 );
@@ -317,6 +318,7 @@ pub(crate) fn needed(dialect: &Dialect) -> Vec<Q> {
         Q::migrations_table,
         Q::applied_migrations,
         Q::record_migration,
+        Q::drop_tables,
     ];
     needed.extend(match dialect.batches {
         Batches::OneStatement => [

@@ -150,6 +150,18 @@ impl SqlStore {
         migrate::run(inner.engine.as_ref(), &inner.queries, &inner.tables).await
     }
 
+    /// Drops every table this store's migrations created under its prefix, with their indexes
+    /// (and, on PostgreSQL, the listing order's trigger functions); the schema or database
+    /// stays. For stores made for a test or a benchmark: every job and item is gone.
+    pub async fn drop_tables(&self) -> Result<()> {
+        let inner = &self.inner;
+        let fail = |e| Error::store("cannot drop the store's tables", e);
+        let sql = &inner.queries.get(Q::drop_tables)?.sql;
+        let mut tx = inner.engine.begin().await.map_err(fail)?;
+        tx.script(sql).await.map_err(fail)?;
+        tx.commit().await.map_err(fail)
+    }
+
     /// The pool the store runs on (a clone sharing its connections).
     pub fn pool(&self) -> SqlPool {
         self.inner.engine.pool()

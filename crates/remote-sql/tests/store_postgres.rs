@@ -26,6 +26,23 @@ fn pg_pool(store: &remote_sql::SqlStore) -> sqlx::PgPool {
     }
 }
 
+/// The plan of the listing statement `name` (`list_jobs_oldest` or `list_jobs_newest`) for a
+/// page of 100 jobs of `statuses` (all when empty), of every name.
+async fn listing_plan(store: &remote_sql::SqlStore, name: &str, statuses: &[&str]) -> String {
+    let explain = format!("EXPLAIN {}", store.query_text(name).expect(name));
+    let mut query = sqlx::query_scalar::<_, String>(&explain);
+    for param in store.query_params(name).expect(name) {
+        query = match param.as_str() {
+            "statuses" => query.bind(statuses.to_vec()),
+            "job_name" => query.bind(None::<String>),
+            "limit" => query.bind(100_i64),
+            "offset" => query.bind(0_i64),
+            other => panic!("{name} has a parameter this test does not know: {other}"),
+        };
+    }
+    query.fetch_all(&pg_pool(store)).await.unwrap().join("\n")
+}
+
 /// `reclaim_space` vacuums the jobs and error-record tables (R33): the server notes a vacuum
 /// of both, and the jobs left read back as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,25 +256,7 @@ async fn the_listing_order_follows_every_job_added_and_removed() {
                 format!("{:024x}", 3)
             ]
         );
-        let explain = format!(
-            "EXPLAIN {}",
-            store
-                .query_text("list_jobs_newest")
-                .expect("list_jobs_newest")
-        );
-        let mut query = sqlx::query_scalar::<_, String>(&explain);
-        for param in store.query_params("list_jobs_newest").expect("params") {
-            query = match param.as_str() {
-                "statuses" => query.bind(Vec::<String>::new()),
-                "job_name" => query.bind(None::<String>),
-                "limit" => query.bind(20_i64),
-                "offset" => query.bind(0_i64),
-                other => {
-                    panic!("list_jobs_newest has a parameter this test does not know: {other}")
-                }
-            };
-        }
-        let plan = query.fetch_all(&pg_pool(&store)).await.unwrap().join("\n");
+        let plan = listing_plan(&store, "list_jobs_newest", &[]).await;
         assert!(
             plan.contains("Scan Backward using") && plan.contains("job_order_pkey"),
             "a page of the newest jobs walks the listing order's key:\n{plan}"
@@ -309,25 +308,7 @@ async fn failed_jobs_are_listed_from_their_own_index() {
             )
             .await;
         space.analyze(&store).await;
-        let explain = format!(
-            "EXPLAIN {}",
-            store
-                .query_text("list_jobs_oldest")
-                .expect("list_jobs_oldest")
-        );
-        let mut query = sqlx::query_scalar::<_, String>(&explain);
-        for param in store.query_params("list_jobs_oldest").expect("params") {
-            query = match param.as_str() {
-                "statuses" => query.bind(vec!["error"]),
-                "job_name" => query.bind(None::<String>),
-                "limit" => query.bind(100_i64),
-                "offset" => query.bind(0_i64),
-                other => {
-                    panic!("list_jobs_oldest has a parameter this test does not know: {other}")
-                }
-            };
-        }
-        let plan = query.fetch_all(&pg_pool(&store)).await.unwrap().join("\n");
+        let plan = listing_plan(&store, "list_jobs_oldest", &["error"]).await;
         assert!(
             plan.contains("jobs_error_cancelled") && !plan.contains("Seq Scan"),
             "failed jobs are found on their index, their listing rows by id:\n{plan}"

@@ -657,6 +657,47 @@ pub(crate) async fn prefixes_do_not_see_each_other(space: Space) {
         .is_empty());
 }
 
+/// `drop_tables` removes what the store's migrations created under its prefix, and only that:
+/// another prefix keeps its jobs, the same prefix opens anew, empty, and a second drop finds
+/// nothing to drop.
+pub(crate) async fn dropping_the_tables_leaves_the_prefix_to_start_anew(space: Space) {
+    let a = space.open().await;
+    let b = space
+        .open_with(
+            space
+                .options()
+                .table_prefix(format!("{}b_", space.prefix())),
+        )
+        .await;
+    insert(&a, &[echo(1, 0), echo(2, 0)]).await;
+    insert(&b, &[echo(3, 0)]).await;
+    a.insert_item(&SchedulerItem::delay("echo", 5).with_next_call_time(t(5)))
+        .await
+        .unwrap();
+    a.drop_tables().await.unwrap();
+    let gone = a.list_jobs(&JobQuery::default()).await;
+    assert!(
+        matches!(gone, Err(ref e) if e.is_store()),
+        "the tables are gone: {gone:?}"
+    );
+    assert_eq!(b.list_jobs(&JobQuery::default()).await.unwrap().len(), 1);
+    a.drop_tables().await.unwrap();
+
+    let again = space.open().await;
+    assert!(again
+        .list_jobs(&JobQuery::default())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(again.list_items().await.unwrap().is_empty());
+    insert(&again, &[echo(1, 0)]).await;
+    assert_eq!(claim(&again, 100, 10).await.len(), 1);
+    assert_eq!(
+        again.list_jobs(&JobQuery::default()).await.unwrap().len(),
+        1
+    );
+}
+
 /// Rows the store cannot read (malformed ids, negative counters, unknown schedules) are
 /// store errors, never panics.
 pub(crate) async fn unreadable_rows_are_store_errors(space: Space) {

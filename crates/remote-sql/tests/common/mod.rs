@@ -485,6 +485,7 @@ macro_rules! every_dialects_cases {
             huge_payloads_round_trip,
             claim_walks_the_claim_index,
             prefixes_do_not_see_each_other,
+            dropping_the_tables_leaves_the_prefix_to_start_anew,
             unreadable_rows_are_store_errors,
             bad_options_are_typed_errors,
             data_written_before_job_features_keeps_working,
