@@ -624,13 +624,7 @@ pub(crate) async fn claim_walks_the_claim_index(space: Space) {
 /// migrate fails with store errors until it does.
 pub(crate) async fn prefixes_do_not_see_each_other(space: Space) {
     let a = space.open().await;
-    let b = space
-        .open_with(
-            space
-                .options()
-                .table_prefix(format!("{}b_", space.prefix())),
-        )
-        .await;
+    let b = space.open_beside("b_").await;
     insert(&a, &[echo(1, 0)]).await;
     a.insert_item(&SchedulerItem::delay("echo", 5).with_next_call_time(t(5)))
         .await
@@ -662,13 +656,7 @@ pub(crate) async fn prefixes_do_not_see_each_other(space: Space) {
 /// nothing to drop.
 pub(crate) async fn dropping_the_tables_leaves_the_prefix_to_start_anew(space: Space) {
     let a = space.open().await;
-    let b = space
-        .open_with(
-            space
-                .options()
-                .table_prefix(format!("{}b_", space.prefix())),
-        )
-        .await;
+    let b = space.open_beside("b_").await;
     insert(&a, &[echo(1, 0), echo(2, 0)]).await;
     insert(&b, &[echo(3, 0)]).await;
     a.insert_item(&SchedulerItem::delay("echo", 5).with_next_call_time(t(5)))

@@ -184,6 +184,16 @@ impl Space {
         self.open_with(self.options()).await
     }
 
+    /// A store in this place under another table prefix, this place's prefix followed by
+    /// `suffix`, migrated.
+    pub(crate) async fn open_beside(&self, suffix: &str) -> SqlStore {
+        self.open_with(
+            self.options()
+                .table_prefix(format!("{}{suffix}", self.prefix())),
+        )
+        .await
+    }
+
     /// A store in this place with `options`.
     pub(crate) async fn open_with(&self, options: SqlOptions) -> SqlStore {
         options
