@@ -280,9 +280,8 @@ async fn the_listing_order_follows_every_job_added_and_removed() {
             .unwrap();
         assert_eq!(removed.values().sum::<u64>(), 20_000);
         let (rows,): (i64,) = sqlx::query_as(&format!(
-            "SELECT count(*) FROM \"{}\".\"{}job_order\"",
-            space.name,
-            space.prefix()
+            "SELECT count(*) FROM {}",
+            space.table("job_order")
         ))
         .fetch_one(&pg_pool(&store))
         .await
