@@ -62,9 +62,63 @@ fn json_text(value: &serde_json::Value, what: &str) -> Result<Vec<u8>> {
         .map_err(|e| Error::InvalidInput(format!("{what} cannot be written as JSON: {e}")))
 }
 
-/// The stored fields of a job, absent options left out. Redis keeps a hash this small as one
-/// flat list that each field lookup scans from the front, so the fields that every claim and
-/// outcome reads come first.
+/// What a job never changes after it is added, stored as one JSON text in its hash's `spec`
+/// field: a claim returns it from its script, one string per job, instead of the job's every
+/// field read back in a second round trip (R1). The input is nested as JSON, so its text comes
+/// back as it went in; the scripts never parse this field.
+#[derive(Serialize)]
+struct SpecOut<'a> {
+    id: &'a str,
+    max_attempts: u32,
+    retry_delay_ms: u64,
+    queued_at: i64,
+    priority: i16,
+    unique_across: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_context: Option<&'a str>,
+    input: &'a serde_json::Value,
+}
+
+/// A job's `spec` as read back.
+#[derive(Deserialize)]
+struct Spec {
+    id: String,
+    max_attempts: u32,
+    retry_delay_ms: u64,
+    queued_at: i64,
+    priority: i16,
+    unique_across: u8,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    trace_context: Option<String>,
+    input: serde_json::Value,
+}
+
+fn spec_text(job: &Job) -> Result<Vec<u8>> {
+    serde_json::to_vec(&SpecOut {
+        id: job.id.as_str(),
+        max_attempts: job.max_attempts,
+        retry_delay_ms: u64::try_from(job.retry_delay.as_millis()).unwrap_or(u64::MAX),
+        queued_at: job.queued_at.timestamp_millis(),
+        priority: job.priority,
+        unique_across: job.unique_across.bits(),
+        timeout_ms: job
+            .timeout
+            .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
+        trace_context: job.trace_context.as_deref(),
+        input: &job.input,
+    })
+    .map_err(|e| Error::InvalidInput(format!("the input cannot be written as JSON: {e}")))
+}
+
+/// The stored fields of a job, absent options left out: the fields the scripts read or change
+/// (its status, name, ordering keys, attempt, times, lease, output, unique key, snoozes once
+/// it has any) and `spec`, the rest as one text. Redis keeps a hash this small as one flat
+/// list that each field lookup scans from the front, so the fields that every claim and
+/// outcome reads come first, and the fewer fields the shorter every scan.
 pub(crate) fn job_fields(job: &Job) -> Result<Vec<(&'static str, Vec<u8>)>> {
     let mut fields = vec![
         ("status", job.status.as_str().into()),
@@ -72,14 +126,7 @@ pub(crate) fn job_fields(job: &Job) -> Result<Vec<(&'static str, Vec<u8>)>> {
         ("list_key", list_key(job).into_bytes()),
         ("attempt", job.attempt.to_string().into_bytes()),
         ("pull_key", pull_key(job).into_bytes()),
-        ("id", job.id.as_str().into()),
-        ("input", json_text(&job.input, "the input")?),
-        ("max_attempts", job.max_attempts.to_string().into_bytes()),
-        (
-            "retry_delay_ms",
-            duration_millis(job.retry_delay).into_bytes(),
-        ),
-        ("queued_at", millis(job.queued_at).into_bytes()),
+        ("spec", spec_text(job)?),
     ];
     if let Some(output) = &job.output {
         fields.push(("output", json_text(output, "the output")?));
@@ -98,20 +145,16 @@ pub(crate) fn job_fields(job: &Job) -> Result<Vec<(&'static str, Vec<u8>)>> {
     if let Some(token) = job.lease_token {
         fields.push(("lease_token", token.as_i64().to_string().into_bytes()));
     }
-    fields.push(("priority", job.priority.to_string().into_bytes()));
-    fields.push((
-        "unique_across",
-        job.unique_across.bits().to_string().into_bytes(),
-    ));
-    fields.push(("snoozes", job.snoozes.to_string().into_bytes()));
+    if job.snoozes > 0 {
+        fields.push(("snoozes", job.snoozes.to_string().into_bytes()));
+    }
+    // The scripts read `unique_across` only for a job with a unique key.
     if let Some(key) = &job.unique_key {
         fields.push(("unique_key", key.clone().into_bytes()));
-    }
-    if let Some(timeout) = job.timeout {
-        fields.push(("timeout", duration_millis(timeout).into_bytes()));
-    }
-    if let Some(context) = &job.trace_context {
-        fields.push(("trace_context", context.clone().into_bytes()));
+        fields.push((
+            "unique_across",
+            job.unique_across.bits().to_string().into_bytes(),
+        ));
     }
     Ok(fields)
 }
@@ -321,27 +364,89 @@ impl Fields {
     }
 }
 
+/// What a job never changes after it is added: from its `spec`, or from fields of their own in
+/// a hash written before layout 5.
+struct Fixed {
+    id: JobId,
+    input: serde_json::Value,
+    max_attempts: u32,
+    retry_delay: Duration,
+    queued_at: DateTime<Utc>,
+    priority: i16,
+    unique_across: StatusSet,
+    timeout: Option<Duration>,
+    trace_context: Option<String>,
+}
+
+impl Fixed {
+    /// From a stored `spec`; `whose` names the record for an error.
+    fn parse(spec: &[u8], whose: impl Fn() -> String) -> Result<Self> {
+        let malformed = |problem: String| Error::store_msg(format!("{}: {problem}", whose()));
+        let spec: Spec = serde_json::from_slice(spec)
+            .map_err(|e| malformed(format!("field 'spec' is not a job's spec: {e}")))?;
+        let id = JobId::parse(&spec.id)
+            .map_err(|e| malformed(format!("field 'spec' holds a malformed id: {e}")))?;
+        let queued_at = DateTime::from_timestamp_millis(spec.queued_at).ok_or_else(|| {
+            malformed(format!("field 'spec' holds {}, not a time", spec.queued_at))
+        })?;
+        Ok(Self {
+            id,
+            input: spec.input,
+            max_attempts: spec.max_attempts,
+            retry_delay: Duration::from_millis(spec.retry_delay_ms),
+            queued_at,
+            priority: spec.priority,
+            unique_across: StatusSet::from_bits(spec.unique_across),
+            timeout: spec.timeout_ms.map(Duration::from_millis),
+            trace_context: spec.trace_context,
+        })
+    }
+
+    /// From the hash's own fields, as layouts 1 to 4 wrote them.
+    fn of_fields(f: &Fields) -> Result<Self> {
+        Ok(Self {
+            id: f.id(JobId::parse)?,
+            input: f
+                .json("input")?
+                .ok_or_else(|| f.error("input", "is missing"))?,
+            max_attempts: f.number("max_attempts")?,
+            retry_delay: Duration::from_millis(f.number("retry_delay_ms")?),
+            queued_at: f
+                .time("queued_at")?
+                .ok_or_else(|| f.error("queued_at", "is missing"))?,
+            // Hashes written by layout 1 have none of these fields: the defaults of a job
+            // added without them.
+            priority: f.optional_number("priority")?.unwrap_or(0),
+            unique_across: f
+                .optional_number("unique_across")?
+                .map_or(StatusSet::LIVE, StatusSet::from_bits),
+            timeout: f.optional_number("timeout")?.map(Duration::from_millis),
+            trace_context: f.text("trace_context")?.map(str::to_owned),
+        })
+    }
+}
+
 /// A job from its `HGETALL` reply; `None` when the reply is empty.
 pub(crate) fn job(value: Value) -> Result<Option<Job>> {
     let Some(f) = Fields::read(value, "job")? else {
         return Ok(None);
     };
+    let fixed = match f.map.get("spec") {
+        Some(spec) => Fixed::parse(spec, || f.what())?,
+        None => Fixed::of_fields(&f)?,
+    };
     let status = f.required("status")?;
     Ok(Some(Job {
-        id: f.id(JobId::parse)?,
+        id: fixed.id,
         job_name: f.required("job_name")?.to_owned(),
-        input: f
-            .json("input")?
-            .ok_or_else(|| f.error("input", "is missing"))?,
+        input: fixed.input,
         status: JobStatus::from_str(status)
             .map_err(|_| f.error("status", &format!("holds '{status}', not a status")))?,
         output: f.json("output")?,
         attempt: f.number("attempt")?,
-        max_attempts: f.number("max_attempts")?,
-        retry_delay: Duration::from_millis(f.number("retry_delay_ms")?),
-        queued_at: f
-            .time("queued_at")?
-            .ok_or_else(|| f.error("queued_at", "is missing"))?,
+        max_attempts: fixed.max_attempts,
+        retry_delay: fixed.retry_delay,
+        queued_at: fixed.queued_at,
         not_before: f.time("not_before")?,
         picked_at: f.time("picked_at")?,
         completed_at: f.time("completed_at")?,
@@ -353,17 +458,104 @@ pub(crate) fn job(value: Value) -> Result<Option<Job>> {
             true => Some(LeaseToken::from_i64(f.number("lease_token")?)),
             false => None,
         },
-        // Hashes written by layout 1 have none of these fields: the defaults of a job added
-        // without them.
-        priority: f.optional_number("priority")?.unwrap_or(0),
+        priority: fixed.priority,
         unique_key: f.text("unique_key")?.map(str::to_owned),
-        unique_across: f
-            .optional_number("unique_across")?
-            .map_or(StatusSet::LIVE, StatusSet::from_bits),
-        timeout: f.optional_number("timeout")?.map(Duration::from_millis),
+        unique_across: fixed.unique_across,
+        timeout: fixed.timeout,
         snoozes: f.optional_number("snoozes")?.unwrap_or(0),
-        trace_context: f.text("trace_context")?.map(str::to_owned),
+        trace_context: fixed.trace_context,
     }))
+}
+
+/// One job a claim took, as its script answered it.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "nearly every entry is a job: boxing would only add an allocation to each"
+)]
+pub(crate) enum Claimed {
+    /// Read whole from the reply.
+    Job(Job),
+    /// A job whose hash has no `spec` (written before layout 5), by id: the caller reads its
+    /// hash back.
+    Unread(String),
+}
+
+/// The jobs a claim took, in pull order, from its script's reply: seven values per job (its
+/// id, name, `spec`, new attempt, `not_before`, snoozes and unique key, absent ones nil); the
+/// rest is what the claim wrote, `now`, `lease_until` and `token` (R4).
+pub(crate) fn claimed(
+    value: Value,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    token: LeaseToken,
+    what: &str,
+) -> Result<Vec<Claimed>> {
+    let values = array(value, what)?;
+    if values.len() % 7 != 0 {
+        return Err(Error::store_msg(format!(
+            "{what}: {} values, not seven per job",
+            values.len()
+        )));
+    }
+    let stored = |t: DateTime<Utc>| DateTime::from_timestamp_millis(t.timestamp_millis());
+    let optional = |value: Value| match value {
+        Value::Nil => Ok(None),
+        value => text(value, what).map(Some),
+    };
+    let mut jobs = Vec::with_capacity(values.len() / 7);
+    let mut values = values.into_iter();
+    while let Some(id) = values.next() {
+        let id = text(id, what)?;
+        let mut next = || values.next().unwrap_or(Value::Nil);
+        let (name, spec, attempt, not_before, snoozes, unique_key) =
+            (next(), next(), next(), next(), next(), next());
+        let Some(spec) = optional(spec)? else {
+            jobs.push(Claimed::Unread(id));
+            continue;
+        };
+        let whose = || format!("job {id}");
+        let fixed = Fixed::parse(spec.as_bytes(), whose)?;
+        let number = |value: Value, field: &str| -> Result<Option<u32>> {
+            optional(value)?
+                .map(|t| {
+                    t.parse().map_err(|_| {
+                        Error::store_msg(format!("{what}: job {id} has {field} '{t}'"))
+                    })
+                })
+                .transpose()
+        };
+        let not_before = match optional(not_before)? {
+            Some(t) => Some(time(&t).ok_or_else(|| {
+                Error::store_msg(format!("{what}: job {id} has not_before '{t}'"))
+            })?),
+            None => None,
+        };
+        jobs.push(Claimed::Job(Job {
+            id: fixed.id,
+            job_name: text(name, what)?,
+            input: fixed.input,
+            status: JobStatus::Processing,
+            output: None,
+            attempt: number(attempt, "attempt")?.ok_or_else(|| {
+                Error::store_msg(format!("{what}: job {id} came back without an attempt"))
+            })?,
+            max_attempts: fixed.max_attempts,
+            retry_delay: fixed.retry_delay,
+            queued_at: fixed.queued_at,
+            not_before,
+            picked_at: stored(now),
+            completed_at: None,
+            lease_until: stored(lease_until),
+            lease_token: Some(token),
+            priority: fixed.priority,
+            unique_key: optional(unique_key)?,
+            unique_across: fixed.unique_across,
+            timeout: fixed.timeout,
+            snoozes: number(snoozes, "snoozes")?.unwrap_or(0),
+            trace_context: fixed.trace_context,
+        }));
+    }
+    Ok(jobs)
 }
 
 /// A time as stored (milliseconds since the epoch), `None` when it is not one.

@@ -11,7 +11,7 @@ use remote_core::{
 };
 use tokio::sync::Notify;
 
-use crate::codec::{self, millis, Args};
+use crate::codec::{self, millis, Args, Claimed};
 use crate::scripts::SCRIPTS;
 use crate::store::{RedisStore, DELETE_BATCH};
 
@@ -185,24 +185,31 @@ impl JobStore for RedisStore {
         ];
         args.extend(distinct(claim.names).into_iter().map(String::into_bytes));
         let what = "claiming jobs";
-        // The script answers the ids it claimed; their hashes are read back in one pipeline,
-        // which costs the server less than returning them through Lua.
         let reply = self.eval(&SCRIPTS.claim_jobs, args, what).await?;
-        let ids = codec::array(reply, what)?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
+        let claimed = codec::claimed(reply, claim.now, claim.lease_until, claim.token, what)?;
         let mut pipe = redis::pipe();
-        for id in ids {
-            let id = codec::text(id, what)?;
-            pipe.cmd("HGETALL").arg(format!("{}:job:{id}", self.base()));
+        for job in &claimed {
+            if let Claimed::Unread(id) = job {
+                pipe.cmd("HGETALL").arg(format!("{}:job:{id}", self.base()));
+            }
         }
-        let mut conn = self.connection();
-        let read: Vec<redis::Value> = pipe
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| Error::store(what, e))?;
-        codec::jobs(redis::Value::Array(read), what)
+        let mut unread = Vec::new().into_iter();
+        if !pipe.is_empty() {
+            let mut conn = self.connection();
+            let read: Vec<redis::Value> = pipe
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| Error::store(what, e))?;
+            unread = read.into_iter();
+        }
+        // A job removed between the claim and its read-back is left out, as removed.
+        claimed
+            .into_iter()
+            .filter_map(|job| match job {
+                Claimed::Job(job) => Some(Ok(job)),
+                Claimed::Unread(_) => unread.next().and_then(|v| codec::job(v).transpose()),
+            })
+            .collect()
     }
 
     async fn record_outcomes(&self, outcomes: &[Outcome]) -> Result<Vec<bool>> {

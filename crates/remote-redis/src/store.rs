@@ -16,7 +16,7 @@ use crate::wakeups::{self, Subscriber};
 
 /// The layout of keys and fields this build reads and writes; stored under `{prefix}:layout`
 /// when a store is first opened, and checked at every open.
-pub const LAYOUT_VERSION: &str = "4";
+pub const LAYOUT_VERSION: &str = "5";
 
 /// The layout before priorities and unique keys, which opening upgrades in place.
 const LAYOUT_1: &str = "1";
@@ -28,6 +28,10 @@ const LAYOUT_2: &str = "2";
 /// The layout with a status index of processing jobs per name, which opening upgrades in
 /// place.
 const LAYOUT_3: &str = "3";
+
+/// The layout with every field of a job in a field of its own, which opening upgrades in
+/// place.
+const LAYOUT_4: &str = "4";
 
 /// Jobs upgraded per script call, so that no single call keeps the server busy for long.
 const UPGRADE_BATCH: usize = 1_000;
@@ -144,18 +148,22 @@ impl RedisStore {
             stored = LAYOUT_3.to_owned();
         }
         if stored == LAYOUT_3 {
+            upgrade_in_one_call(&mut conn, &base, &SCRIPTS.upgrade_3, LAYOUT_3, LAYOUT_4).await?;
+            stored = LAYOUT_4.to_owned();
+        }
+        if stored == LAYOUT_4 {
             upgrade_in_one_call(
                 &mut conn,
                 &base,
-                &SCRIPTS.upgrade_3,
-                LAYOUT_3,
+                &SCRIPTS.upgrade_4,
+                LAYOUT_4,
                 LAYOUT_VERSION,
             )
             .await?;
         } else if stored != LAYOUT_VERSION {
             return Err(Error::store_msg(format!(
                 "the keys under {base} have layout version {stored}; this build reads version \
-                 {LAYOUT_VERSION} (and upgrades versions {LAYOUT_1} to {LAYOUT_3})"
+                 {LAYOUT_VERSION} (and upgrades versions {LAYOUT_1} to {LAYOUT_4})"
             )));
         }
         let durability = durability::check(&mut conn, &base).await;
@@ -310,7 +318,8 @@ fn reached(stored: &str, from: &str) -> bool {
 
 /// Upgrades the keys under `base` from layout `from` to layout `to` in one call of `script`
 /// (`lua/upgrade_2.lua`: 2 to 3, dropping the indexes across names; `lua/upgrade_3.lua`: 3 to
-/// 4, dropping the status index of processing jobs). Another process may have upgraded first.
+/// 4, dropping the status index of processing jobs; `lua/upgrade_4.lua`: 4 to 5, where hashes
+/// stay as they are). Another process may have upgraded first.
 async fn upgrade_in_one_call(
     conn: &mut ConnectionManager,
     base: &str,
@@ -350,7 +359,7 @@ mod tests {
         assert!(reached(super::LAYOUT_VERSION, LAYOUT_3));
         assert!(!reached("2", LAYOUT_3), "an older layout is not reached");
         assert!(
-            !reached("5", LAYOUT_3),
+            !reached("6", LAYOUT_3),
             "a newer build's layout is unknown here"
         );
         assert!(!reached("", LAYOUT_2));

@@ -734,3 +734,152 @@ async fn clear_and_removal_leave_no_key_of_the_new_features() {
     assert_eq!(store.clear().await.unwrap(), 1);
     assert_eq!(keys_of(&store).await, Vec::<String>::new());
 }
+
+/// A job's hash as layout 4 wrote it: every field of its own, no `spec`; its ordering keys as
+/// the store wrote them.
+fn layout_4_fields(job: &Job, list_key: &str, pull_key: &str) -> Vec<(&'static str, String)> {
+    let ms = |t: DateTime<Utc>| t.timestamp_millis().to_string();
+    let mut fields = vec![
+        ("status", job.status.as_str().to_owned()),
+        ("job_name", job.job_name.clone()),
+        ("list_key", list_key.to_owned()),
+        ("attempt", job.attempt.to_string()),
+        ("pull_key", pull_key.to_owned()),
+        ("id", job.id.to_string()),
+        ("input", job.input.to_string()),
+        ("max_attempts", job.max_attempts.to_string()),
+        ("retry_delay_ms", job.retry_delay.as_millis().to_string()),
+        ("queued_at", ms(job.queued_at)),
+    ];
+    if let Some(output) = &job.output {
+        fields.push(("output", output.to_string()));
+    }
+    for (field, time) in [
+        ("not_before", job.not_before),
+        ("picked_at", job.picked_at),
+        ("completed_at", job.completed_at),
+        ("lease_until", job.lease_until),
+    ] {
+        fields.extend(time.map(|t| (field, ms(t))));
+    }
+    fields.extend(
+        job.lease_token
+            .map(|t| ("lease_token", t.as_i64().to_string())),
+    );
+    fields.push(("priority", job.priority.to_string()));
+    fields.push(("unique_across", job.unique_across.bits().to_string()));
+    fields.push(("snoozes", job.snoozes.to_string()));
+    fields.extend(job.unique_key.clone().map(|k| ("unique_key", k)));
+    fields.extend(job.timeout.map(|t| ("timeout", t.as_millis().to_string())));
+    fields.extend(job.trace_context.clone().map(|c| ("trace_context", c)));
+    fields
+}
+
+/// Opening a store of layout 4, whose hashes keep every field of their own, changes nothing
+/// stored: those jobs read as before, claims take them in pull order beside jobs added after
+/// (each reading an old hash back whole), and they complete.
+#[tokio::test]
+async fn a_store_of_layout_4_reads_and_claims_its_jobs_after_open() {
+    let store = fresh_store().await;
+    let prefix = store.prefix().to_owned();
+    let _clear = ClearOnDrop(prefix.clone());
+    let mut jobs = of_two_names(12);
+    // Names alternate: even indexes are `a`, odd ones `b`.
+    jobs[4].priority = 7;
+    jobs[2].unique_key = Some("only-one".into());
+    jobs[2].unique_across = StatusSet::from_bits(1 | 2 | 4);
+    jobs[5].timeout = Some(Duration::from_millis(1_500));
+    jobs[3].trace_context = Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into());
+    jobs[8].input = json!({"$where": "1e400", "n": [1.5, -0.0, 18446744073709551615u64]});
+    jobs[6].not_before = Some(t0() - TimeDelta::seconds(5));
+    insert(&store, &jobs).await;
+    let now = t0() + TimeDelta::minutes(1);
+    let first = claim(&store, "a", now, 2).await;
+    assert_eq!(ids(&first), [jobs[4].id.clone(), jobs[0].id.clone()]);
+
+    // Every hash rewritten as layout 4 wrote it.
+    let b = format!("{{{prefix}}}");
+    let mut conn = store.connection();
+    let all = JobQuery {
+        oldest_first: true,
+        ..JobQuery::default()
+    };
+    let before = store.list_jobs(&all).await.unwrap();
+    assert_eq!(before.len(), jobs.len());
+    for job in &before {
+        let key = format!("{b}:job:{}", job.id);
+        let (list_key, pull_key): (String, String) = redis::cmd("HMGET")
+            .arg(&key)
+            .arg("list_key")
+            .arg("pull_key")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let mut pipe = redis::pipe();
+        pipe.del(&key).ignore();
+        pipe.hset_multiple(&key, &layout_4_fields(job, &list_key, &pull_key))
+            .ignore();
+        let () = pipe.query_async(&mut conn).await.unwrap();
+        let spec: Option<String> = redis::cmd("HGET")
+            .arg(&key)
+            .arg("spec")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(spec, None);
+    }
+    let () = redis::cmd("SET")
+        .arg(format!("{b}:layout"))
+        .arg("4")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    drop(store);
+
+    let store = open(&prefix).await;
+    assert_current_layout(&store).await;
+    assert_eq!(store.list_jobs(&all).await.unwrap(), before);
+    for job in &before {
+        assert_eq!(store.get_job(&job.id).await.unwrap().as_ref(), Some(job));
+    }
+    let later: Vec<Job> = (20..24)
+        .map(|n| job("a", n, t0() + TimeDelta::seconds(1)))
+        .collect();
+    insert(&store, &later).await;
+
+    // The rest of `a`'s jobs, old and new, in pull order.
+    let claimed = claim(&store, "a", now, 100).await;
+    let expected: Vec<JobId> = [2, 6, 8, 10]
+        .iter()
+        .map(|&k| jobs[k].id.clone())
+        .chain(ids(&later))
+        .collect();
+    assert_eq!(ids(&claimed), expected);
+    for job in &claimed {
+        assert_eq!(
+            store.get_job(&job.id).await.unwrap().as_ref(),
+            Some(job),
+            "a claimed job is returned as stored"
+        );
+    }
+    assert_eq!(claimed[0].unique_key.as_deref(), Some("only-one"));
+    assert_eq!(claimed[0].unique_across, jobs[2].unique_across);
+    assert_eq!(claimed[1].not_before, jobs[6].not_before);
+    assert_eq!(claimed[2].input, jobs[8].input);
+    complete(&store, &claimed, now).await;
+    let counts = store.count_jobs().await.unwrap();
+    assert_eq!(
+        counts.get(&JobStatus::Completed).copied(),
+        Some(claimed.len() as u64)
+    );
+    let claimed_b = claim(&store, "b", now, 100).await;
+    assert_eq!(
+        ids(&claimed_b),
+        [1, 3, 5, 7, 9, 11]
+            .iter()
+            .map(|&k| jobs[k].id.clone())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(claimed_b[1].trace_context, jobs[3].trace_context);
+    assert_eq!(claimed_b[2].timeout, jobs[5].timeout);
+}

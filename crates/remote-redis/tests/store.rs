@@ -571,8 +571,8 @@ async fn stored_data_that_is_not_ours_is_a_store_error() {
     };
     for (job, (field, value)) in jobs.iter().zip([
         ("status", "lost"),
-        ("queued_at", "yesterday"),
-        ("input", "{not json"),
+        ("not_before", "yesterday"),
+        ("spec", "{not json"),
         ("attempt", "-3"),
     ]) {
         let _: () = spoil(&job.id, field, value)

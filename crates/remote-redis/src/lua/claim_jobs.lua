@@ -1,9 +1,11 @@
 -- ARGV: now, lease_until, token, limit, then the job names (distinct).
 -- Promotes the names' delayed jobs that are due, then takes up to `limit` jobs in pull order
 -- (priority, queued_at, id) by merging the heads of the names' ready sets, read ahead a
--- window at a time. Returns the ids of the jobs claimed, in pull order (the store reads their
--- hashes back in one pipeline: a hash returned through Lua costs the server about twice as
--- much).
+-- window at a time. Returns the jobs claimed, in pull order, seven values each: id, name,
+-- `spec` (nil for a hash written before layout 5, which the store reads back), the new
+-- attempt, `not_before`, snoozes and unique key (absent ones nil). Everything else of a claimed
+-- job is what the claim wrote; a whole hash returned through Lua would cost the server about
+-- twice as much as these.
 local now_ms = ARGV[1]
 local now = tonumber(now_ms)
 local lease_until, token, limit = ARGV[2], ARGV[3], tonumber(ARGV[4])
@@ -41,10 +43,10 @@ end
 for i = 1, #names do read_ahead(i, nil) end
 
 local w = later()
-local claimed = {}
+local claimed, count = {}, 0
 -- The last member taken from each name's ready set: every member up to it is taken.
 local taken = {}
-while #claimed < limit do
+while count < limit do
   local best
   for i = 1, #names do
     if head(i) and (not best or before(head(i), head(best))) then best = i end
@@ -55,19 +57,23 @@ while #claimed < limit do
   taken[best] = member
   local id = id_of(member)
   local key = job_key(id)
-  local f = redis.call('HMGET', key, 'status', 'not_before', 'unique_key', 'attempt')
+  local f = redis.call('HMGET', key, 'status', 'not_before', 'unique_key', 'attempt', 'spec',
+    'snoozes')
   if f[1] == 'queued' then
     if f[2] and tonumber(f[2]) > now then
       -- promoted by a claim whose clock was ahead: back to waiting
       redis.call('ZADD', delayed_key(name), f[2], id)
     else
+      local attempt = tostring((tonumber(f[4]) or 0) + 1)
       redis.call('HSET', key, 'status', 'processing', 'picked_at', now_ms,
-        'lease_until', lease_until, 'lease_token', token,
-        'attempt', tostring((tonumber(f[4]) or 0) + 1))
+        'lease_until', lease_until, 'lease_token', token, 'attempt', attempt)
       move(id, name, list_key_of(member), 'queued', 'processing', nil, w)
       w.add('ZADD', LEASES, lease_until, id)
       settle(id, f[3], unique_across(key, f[3]), 'queued', 'processing')
-      claimed[#claimed + 1] = id
+      local n = 7 * count
+      count = count + 1
+      claimed[n + 1], claimed[n + 2], claimed[n + 3], claimed[n + 4] = id, name, f[5], attempt
+      claimed[n + 5], claimed[n + 6], claimed[n + 7] = f[2], f[6], f[3]
     end
   end
 end
