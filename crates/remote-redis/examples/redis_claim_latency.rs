@@ -12,7 +12,8 @@
 //! the queue, then times, one call at a time from one client: single-job inserts, 100-job
 //! inserts, single-job claims, 100-job claims and batches of 100 completions, and prints mean,
 //! median and 99th percentile as the client saw them, the server's mean time per call (its
-//! script, and for a claim the pipelined `HGETALL`s that read its jobs back), and the commands
+//! script, and for a claim of jobs written before layout 5 the pipelined `HGETALL`s that read
+//! them back), and the commands
 //! each call ran on average (its cost, free of the machine's load).
 //! The queue never drops below the length asked while timed. The server's figures count every
 //! client's calls: run on a server of its own.
@@ -141,7 +142,7 @@ struct Stats {
     /// Script calls (`EVALSHA`).
     scripts: u64,
     /// Microseconds the script calls took, and the `HGETALL`s: no script of the timed calls
-    /// runs one, so each is a claim's read-back, sent outside its script.
+    /// runs one, so each is a claim's read-back of a job written before layout 5.
     usec: u64,
     /// Commands run, the scripts' own commands included, `EVALSHA` and `INFO` not.
     commands: u64,

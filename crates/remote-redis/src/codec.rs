@@ -52,6 +52,23 @@ pub(crate) fn priority_prefix(priority: i16) -> String {
     format!("{:04x}:", 0x7fff - i32::from(priority))
 }
 
+/// The priority, `queued_at` and id of the job whose pull key is `key` (the inverse of
+/// [`pull_key`]); `None` for text of another form.
+pub(crate) fn read_pull_key(key: &str) -> Option<(i16, DateTime<Utc>, JobId)> {
+    let (priority, rest) = key.split_once(':')?;
+    let (time, id) = rest.split_once(':')?;
+    if priority.len() != 4 || time.len() != 16 {
+        return None;
+    }
+    let priority = i16::try_from(0x7fff - i32::from_str_radix(priority, 16).ok()?).ok()?;
+    let ms = (u64::from_str_radix(time, 16).ok()? ^ (1 << 63)) as i64;
+    Some((
+        priority,
+        DateTime::from_timestamp_millis(ms)?,
+        JobId::parse(id).ok()?,
+    ))
+}
+
 /// The member of a job in the listing indexes: `(queued_at, id)`, the order of `list_jobs`.
 pub(crate) fn list_key(job: &Job) -> String {
     queued_key(job.queued_at, &job.id)
@@ -62,18 +79,19 @@ fn json_text(value: &serde_json::Value, what: &str) -> Result<Vec<u8>> {
         .map_err(|e| Error::InvalidInput(format!("{what} cannot be written as JSON: {e}")))
 }
 
-/// What a job never changes after it is added, stored as one JSON text in its hash's `spec`
-/// field: a claim returns it from its script, one string per job, instead of the job's every
-/// field read back in a second round trip (R1). The input is nested as JSON, so its text comes
-/// back as it went in; the scripts never parse this field.
+/// What a job never changes after it is added and its ordering keys do not hold already (they
+/// hold its id, `queued_at` and priority), stored as one JSON text in its hash's `spec` field:
+/// a claim returns it from its script, one string per job, instead of the job's every field
+/// read back in a second round trip. The input is nested as JSON, so its text comes back as it
+/// went in; the scripts never parse this field. Defaults are left out, so that for a small
+/// input the field stays within the 64 bytes up to which Redis keeps a hash as one compact
+/// list (`hash-max-listpack-value`).
 #[derive(Serialize)]
 struct SpecOut<'a> {
-    id: &'a str,
     max_attempts: u32,
     retry_delay_ms: u64,
-    queued_at: i64,
-    priority: i16,
-    unique_across: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unique_across: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     timeout_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,12 +102,10 @@ struct SpecOut<'a> {
 /// A job's `spec` as read back.
 #[derive(Deserialize)]
 struct Spec {
-    id: String,
     max_attempts: u32,
     retry_delay_ms: u64,
-    queued_at: i64,
-    priority: i16,
-    unique_across: u8,
+    #[serde(default)]
+    unique_across: Option<u8>,
     #[serde(default)]
     timeout_ms: Option<u64>,
     #[serde(default)]
@@ -99,12 +115,10 @@ struct Spec {
 
 fn spec_text(job: &Job) -> Result<Vec<u8>> {
     serde_json::to_vec(&SpecOut {
-        id: job.id.as_str(),
         max_attempts: job.max_attempts,
         retry_delay_ms: u64::try_from(job.retry_delay.as_millis()).unwrap_or(u64::MAX),
-        queued_at: job.queued_at.timestamp_millis(),
-        priority: job.priority,
-        unique_across: job.unique_across.bits(),
+        unique_across: Some(job.unique_across.bits())
+            .filter(|&bits| bits != StatusSet::LIVE.bits()),
         timeout_ms: job
             .timeout
             .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
@@ -379,24 +393,23 @@ struct Fixed {
 }
 
 impl Fixed {
-    /// From a stored `spec`; `whose` names the record for an error.
-    fn parse(spec: &[u8], whose: impl Fn() -> String) -> Result<Self> {
+    /// From a stored `spec` and the job's pull key; `whose` names the record for an error.
+    fn parse(spec: &[u8], pull_key: &str, whose: impl Fn() -> String) -> Result<Self> {
         let malformed = |problem: String| Error::store_msg(format!("{}: {problem}", whose()));
         let spec: Spec = serde_json::from_slice(spec)
             .map_err(|e| malformed(format!("field 'spec' is not a job's spec: {e}")))?;
-        let id = JobId::parse(&spec.id)
-            .map_err(|e| malformed(format!("field 'spec' holds a malformed id: {e}")))?;
-        let queued_at = DateTime::from_timestamp_millis(spec.queued_at).ok_or_else(|| {
-            malformed(format!("field 'spec' holds {}, not a time", spec.queued_at))
-        })?;
+        let (priority, queued_at, id) = read_pull_key(pull_key)
+            .ok_or_else(|| malformed(format!("field 'pull_key' holds '{pull_key}'")))?;
         Ok(Self {
             id,
             input: spec.input,
             max_attempts: spec.max_attempts,
             retry_delay: Duration::from_millis(spec.retry_delay_ms),
             queued_at,
-            priority: spec.priority,
-            unique_across: StatusSet::from_bits(spec.unique_across),
+            priority,
+            unique_across: spec
+                .unique_across
+                .map_or(StatusSet::LIVE, StatusSet::from_bits),
             timeout: spec.timeout_ms.map(Duration::from_millis),
             trace_context: spec.trace_context,
         })
@@ -432,7 +445,7 @@ pub(crate) fn job(value: Value) -> Result<Option<Job>> {
         return Ok(None);
     };
     let fixed = match f.map.get("spec") {
-        Some(spec) => Fixed::parse(spec, || f.what())?,
+        Some(spec) => Fixed::parse(spec, f.required("pull_key")?, || f.what())?,
         None => Fixed::of_fields(&f)?,
     };
     let status = f.required("status")?;
@@ -477,12 +490,12 @@ pub(crate) enum Claimed {
     Job(Job),
     /// A job whose hash has no `spec` (written before layout 5), by id: the caller reads its
     /// hash back.
-    Unread(String),
+    Unread(JobId),
 }
 
 /// The jobs a claim took, in pull order, from its script's reply: seven values per job (its
-/// id, name, `spec`, new attempt, `not_before`, snoozes and unique key, absent ones nil); the
-/// rest is what the claim wrote, `now`, `lease_until` and `token` (R4).
+/// pull key, name, `spec`, new attempt, `not_before`, snoozes and unique key, absent ones nil);
+/// the rest is what the claim wrote, `now`, `lease_until` and `token` (R4).
 pub(crate) fn claimed(
     value: Value,
     now: DateTime<Utc>,
@@ -504,8 +517,13 @@ pub(crate) fn claimed(
     };
     let mut jobs = Vec::with_capacity(values.len() / 7);
     let mut values = values.into_iter();
-    while let Some(id) = values.next() {
-        let id = text(id, what)?;
+    while let Some(pull_key) = values.next() {
+        let pull_key = text(pull_key, what)?;
+        let Some((_, _, id)) = read_pull_key(&pull_key) else {
+            return Err(Error::store_msg(format!(
+                "{what}: '{pull_key}' is not a pull key"
+            )));
+        };
         let mut next = || values.next().unwrap_or(Value::Nil);
         let (name, spec, attempt, not_before, snoozes, unique_key) =
             (next(), next(), next(), next(), next(), next());
@@ -513,8 +531,7 @@ pub(crate) fn claimed(
             jobs.push(Claimed::Unread(id));
             continue;
         };
-        let whose = || format!("job {id}");
-        let fixed = Fixed::parse(spec.as_bytes(), whose)?;
+        let fixed = Fixed::parse(spec.as_bytes(), &pull_key, || format!("job {id}"))?;
         let number = |value: Value, field: &str| -> Result<Option<u32>> {
             optional(value)?
                 .map(|t| {
@@ -705,6 +722,22 @@ mod tests {
         for job in &expected {
             assert_eq!(pull_key(job).as_bytes()[4], b':');
             assert!(pull_key(job).ends_with(job.id.as_str()));
+            assert_eq!(
+                read_pull_key(&pull_key(job)),
+                Some((job.priority, job.queued_at, job.id.clone())),
+                "a pull key reads back as what it was built from"
+            );
+        }
+        for other in [
+            "",
+            "7fff",
+            "7fff:0000000000000005",
+            "7fff:000000000000005:000000000000000000000000",
+            "7ffg:8000000000000005:000000000000000000000000",
+            "7fff:8000000000000005:00000000000000000000000z",
+            "ffff0:800000000000005:000000000000000000000000",
+        ] {
+            assert_eq!(read_pull_key(other), None, "{other:?}");
         }
         // The upgrade of layout 1 prefixes its keys, those of priority 0, with this.
         let old = keyed(0, 7, high);
@@ -732,6 +765,58 @@ mod tests {
             names[..5],
             ["status", "job_name", "list_key", "attempt", "pull_key"]
         );
+        assert_eq!(names.len(), 6, "a queued job's hash: {names:?}");
+    }
+
+    /// A job with small input and no options keeps every value within the 64 bytes up to
+    /// which Redis keeps a hash as one compact list; every option reads back from `spec`.
+    #[test]
+    fn a_small_job_has_small_fields_and_its_spec_reads_back() {
+        let job = Job::queued(
+            "echo",
+            serde_json::json!({"n": 12345}),
+            25,
+            Duration::from_secs(3_600),
+            Utc::now(),
+        );
+        for (name, value) in job_fields(&job).unwrap() {
+            assert!(value.len() <= 64, "{name}: {} bytes", value.len());
+        }
+        let full = Job {
+            status: JobStatus::Completed,
+            output: Some(serde_json::json!([1, "two"])),
+            attempt: 2,
+            priority: -300,
+            unique_key: Some("k".into()),
+            unique_across: StatusSet::from_bits(4 | 8),
+            timeout: Some(Duration::from_millis(1_234)),
+            snoozes: 3,
+            trace_context: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
+            not_before: Some(job.queued_at),
+            picked_at: Some(job.queued_at),
+            completed_at: Some(job.queued_at),
+            lease_until: None,
+            lease_token: None,
+            ..job.clone()
+        };
+        for job in [job, full] {
+            let flat = job_fields(&job)
+                .unwrap()
+                .into_iter()
+                .flat_map(|(name, value)| {
+                    [Value::BulkString(name.into()), Value::BulkString(value)]
+                })
+                .collect();
+            let ms = |t: DateTime<Utc>| DateTime::from_timestamp_millis(t.timestamp_millis());
+            let stored = Job {
+                queued_at: ms(job.queued_at).unwrap(),
+                not_before: job.not_before.and_then(ms),
+                picked_at: job.picked_at.and_then(ms),
+                completed_at: job.completed_at.and_then(ms),
+                ..job.clone()
+            };
+            assert_eq!(super::job(Value::Array(flat)).unwrap(), Some(stored));
+        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
 -- ARGV: now, lease_until, token, limit, then the job names (distinct).
 -- Promotes the names' delayed jobs that are due, then takes up to `limit` jobs in pull order
 -- (priority, queued_at, id) by merging the heads of the names' ready sets, read ahead a
--- window at a time. Returns the jobs claimed, in pull order, seven values each: id, name,
--- `spec` (nil for a hash written before layout 5, which the store reads back), the new
+-- window at a time. Returns the jobs claimed, in pull order, seven values each: pull key,
+-- name, `spec` (nil for a hash written before layout 5, which the store reads back), the new
 -- attempt, `not_before`, snoozes and unique key (absent ones nil). Everything else of a claimed
 -- job is what the claim wrote; a whole hash returned through Lua would cost the server about
 -- twice as much as these.
@@ -72,7 +72,7 @@ while count < limit do
       settle(id, f[3], unique_across(key, f[3]), 'queued', 'processing')
       local n = 7 * count
       count = count + 1
-      claimed[n + 1], claimed[n + 2], claimed[n + 3], claimed[n + 4] = id, name, f[5], attempt
+      claimed[n + 1], claimed[n + 2], claimed[n + 3], claimed[n + 4] = member, name, f[5], attempt
       claimed[n + 5], claimed[n + 6], claimed[n + 7] = f[2], f[6], f[3]
     end
   end
