@@ -3,13 +3,53 @@
 
 #![allow(dead_code)]
 
+use std::sync::OnceLock;
+
 use conformance_tests::{StoreFactory, TestStore};
 use remote_redis::{redis, RedisOptions, RedisStore};
 
-/// The test server: `REMOTE_TEST_REDIS_URL`, by default the local server on port 6379
-/// (`scripts/redis-env.sh` starts one when none answers).
+const REDIS_URL_VAR: &str = "REMOTE_TEST_REDIS_URL";
+
+/// The test server: `REMOTE_TEST_REDIS_URL`, else a container (feature `testcontainers`), else
+/// the local server on port 6379 (`scripts/redis-env.sh` starts one when none answers).
 pub(crate) fn server_url() -> String {
-    std::env::var("REMOTE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| match std::env::var(REDIS_URL_VAR) {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => unset_url(),
+    })
+    .clone()
+}
+
+#[cfg(feature = "testcontainers")]
+fn unset_url() -> String {
+    use testcontainers_modules::redis::{Redis, REDIS_PORT};
+    use testcontainers_modules::testcontainers::runners::SyncRunner;
+    use testcontainers_modules::testcontainers::Container;
+
+    static CONTAINER: OnceLock<Container<Redis>> = OnceLock::new();
+    // The blocking runner brings its own runtime, so it must not run on a test's runtime thread.
+    std::thread::spawn(|| {
+        let container = CONTAINER.get_or_init(|| {
+            Redis::default().start().unwrap_or_else(|e| {
+                panic!(
+                    "{REDIS_URL_VAR} is not set and no Redis container could be started ({e}); \
+                     set {REDIS_URL_VAR}=redis://127.0.0.1:6379/"
+                )
+            })
+        });
+        let port = container
+            .get_host_port_ipv4(REDIS_PORT)
+            .unwrap_or_else(|e| panic!("the Redis container exposes no port: {e}"));
+        format!("redis://127.0.0.1:{port}/")
+    })
+    .join()
+    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+#[cfg(not(feature = "testcontainers"))]
+fn unset_url() -> String {
+    "redis://127.0.0.1:6379/".into()
 }
 
 /// A prefix no other test uses.
@@ -28,8 +68,9 @@ pub(crate) async fn open(prefix: &str) -> RedisStore {
         .await
         .unwrap_or_else(|e| {
             panic!(
-                "no Redis test server at {url} ({e}); start one with `. scripts/redis-env.sh` \
-                 or set REMOTE_TEST_REDIS_URL"
+                "no Redis test server at {url} ({e}); start one with `. scripts/redis-env.sh`, \
+                 set {REDIS_URL_VAR}, or enable the `testcontainers` feature with a Docker \
+                 engine running"
             )
         })
 }
