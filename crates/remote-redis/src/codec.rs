@@ -25,7 +25,11 @@ pub(crate) fn millis(t: DateTime<Utc>) -> String {
 }
 
 fn duration_millis(d: Duration) -> String {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).to_string()
+    whole_millis(d).to_string()
+}
+
+fn whole_millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A sorted-set member that sorts byte-wise as `(queued_at, id)`: the time as 16 hex digits
@@ -116,12 +120,10 @@ struct Spec {
 fn spec_text(job: &Job) -> Result<Vec<u8>> {
     serde_json::to_vec(&SpecOut {
         max_attempts: job.max_attempts,
-        retry_delay_ms: u64::try_from(job.retry_delay.as_millis()).unwrap_or(u64::MAX),
+        retry_delay_ms: whole_millis(job.retry_delay),
         unique_across: Some(job.unique_across.bits())
             .filter(|&bits| bits != StatusSet::LIVE.bits()),
-        timeout_ms: job
-            .timeout
-            .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
+        timeout_ms: job.timeout.map(whole_millis),
         trace_context: job.trace_context.as_deref(),
         input: &job.input,
     })
@@ -393,13 +395,19 @@ struct Fixed {
 }
 
 impl Fixed {
-    /// From a stored `spec` and the job's pull key; `whose` names the record for an error.
-    fn parse(spec: &[u8], pull_key: &str, whose: impl Fn() -> String) -> Result<Self> {
-        let malformed = |problem: String| Error::store_msg(format!("{}: {problem}", whose()));
-        let spec: Spec = serde_json::from_slice(spec)
-            .map_err(|e| malformed(format!("field 'spec' is not a job's spec: {e}")))?;
-        let (priority, queued_at, id) = read_pull_key(pull_key)
-            .ok_or_else(|| malformed(format!("field 'pull_key' holds '{pull_key}'")))?;
+    /// From a stored `spec` and what the job's pull key holds ([`read_pull_key`]); `whose`
+    /// names the record for an error.
+    fn parse(
+        spec: &[u8],
+        (priority, queued_at, id): (i16, DateTime<Utc>, JobId),
+        whose: impl Fn() -> String,
+    ) -> Result<Self> {
+        let spec: Spec = serde_json::from_slice(spec).map_err(|e| {
+            Error::store_msg(format!(
+                "{}: field 'spec' is not a job's spec: {e}",
+                whose()
+            ))
+        })?;
         Ok(Self {
             id,
             input: spec.input,
@@ -445,7 +453,12 @@ pub(crate) fn job(value: Value) -> Result<Option<Job>> {
         return Ok(None);
     };
     let fixed = match f.map.get("spec") {
-        Some(spec) => Fixed::parse(spec, f.required("pull_key")?, || f.what())?,
+        Some(spec) => {
+            let pull_key = f.required("pull_key")?;
+            let keyed = read_pull_key(pull_key)
+                .ok_or_else(|| f.error("pull_key", &format!("holds '{pull_key}'")))?;
+            Fixed::parse(spec, keyed, || f.what())?
+        }
         None => Fixed::of_fields(&f)?,
     };
     let status = f.required("status")?;
@@ -519,11 +532,12 @@ pub(crate) fn claimed(
     let mut values = values.into_iter();
     while let Some(pull_key) = values.next() {
         let pull_key = text(pull_key, what)?;
-        let Some((_, _, id)) = read_pull_key(&pull_key) else {
+        let Some(keyed) = read_pull_key(&pull_key) else {
             return Err(Error::store_msg(format!(
                 "{what}: '{pull_key}' is not a pull key"
             )));
         };
+        let id = keyed.2.clone();
         let mut next = || values.next().unwrap_or(Value::Nil);
         let (name, spec, attempt, not_before, snoozes, unique_key) =
             (next(), next(), next(), next(), next(), next());
@@ -531,7 +545,7 @@ pub(crate) fn claimed(
             jobs.push(Claimed::Unread(id));
             continue;
         };
-        let fixed = Fixed::parse(spec.as_bytes(), &pull_key, || format!("job {id}"))?;
+        let fixed = Fixed::parse(spec.as_bytes(), keyed, || format!("job {id}"))?;
         let number = |value: Value, field: &str| -> Result<Option<u32>> {
             optional(value)?
                 .map(|t| {
