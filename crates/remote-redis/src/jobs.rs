@@ -1,5 +1,6 @@
 //! The job side: each call is one script, so every state change is atomic and every batch is
-//! one round trip (a claim two: its script, then the claimed jobs read back).
+//! one round trip (a claim too: its script returns the claimed jobs; only jobs written before
+//! layout 5 are read back after it).
 
 use std::sync::Arc;
 
