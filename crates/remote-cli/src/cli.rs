@@ -217,8 +217,8 @@ pub struct WorkerArgs {
     #[arg(long)]
     pub prefetch: Option<u32>,
     /// How far the prefetch may grow while short jobs leave slots waiting for claims
-    /// (default: fixed for a simple worker, 32 times the concurrency, at most 1000, for a
-    /// multi one, unless --prefetch is given).
+    /// (default: fixed for a simple worker, 1000 or the concurrency if larger for a multi
+    /// one, unless --prefetch is given).
     #[arg(long)]
     pub max_prefetch: Option<u32>,
     /// Pause of an idle worker before it looks again (cut short when a job is added).

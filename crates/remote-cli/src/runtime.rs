@@ -242,7 +242,7 @@ mod tests {
     #[test]
     fn prefetch_flags_fix_the_prefetch_or_let_it_grow() {
         let grows = config(&["--concurrency", "4"]);
-        assert_eq!((grows.prefetch, grows.max_prefetch), (4, 128));
+        assert_eq!((grows.prefetch, grows.max_prefetch), (4, 1000));
         let fixed = config(&["--concurrency", "4", "--prefetch", "2"]);
         assert_eq!((fixed.prefetch, fixed.max_prefetch), (2, 2));
         let ranged = config(&["--prefetch", "2", "--max-prefetch", "50"]);

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-/// Ceiling of a multi worker's default `max_prefetch`, whatever its concurrency.
+/// A multi worker's default `max_prefetch`, whatever its concurrency: the prefetch grows only
+/// while claims cannot keep the slots busy, so a short-job worker of any concurrency may claim
+/// as far ahead as the benchmarks' fixed prefetch.
 const MAX_DEFAULT_PREFETCH: usize = 1_000;
 
 /// How a job worker runs jobs.
@@ -31,8 +33,9 @@ pub struct WorkerConfig {
     pub prefetch: usize,
     /// How far the prefetch may grow while the worker's slots run dry waiting for claims
     /// (R24); it falls back towards `prefetch` when they do not and to it when the queue
-    /// drains. Default: `prefetch` for a simple worker (fixed), 32 times the concurrency (at
-    /// most 1,000) for a multi worker.
+    /// drains. Default: `prefetch` for a simple worker (fixed), 1,000 (or the concurrency, if
+    /// larger) for a multi worker. A crash leaves what the worker holds to lease recovery, so
+    /// lower it where a lost claim of many jobs costs more than round trips do.
     pub max_prefetch: usize,
     /// Pause when the queue is empty, cut short when a job is added (default 1 s).
     pub wait_time: Duration,
@@ -58,10 +61,7 @@ impl WorkerConfig {
             kind: WorkerKind::Multi,
             concurrency,
             prefetch: concurrency,
-            max_prefetch: concurrency
-                .saturating_mul(32)
-                .min(MAX_DEFAULT_PREFETCH)
-                .max(concurrency),
+            max_prefetch: MAX_DEFAULT_PREFETCH.max(concurrency),
             wait_time: Duration::from_secs(1),
         }
     }
