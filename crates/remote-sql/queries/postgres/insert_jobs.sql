@@ -3,7 +3,10 @@
 -- `job_conflicts` does), adds those jobs whose key is free — none when an id is stored, which
 -- refuses the call — and returns the ids added with what it read ('stored', 'held'). An id or
 -- a key taken by a concurrent insert breaks a unique index, which refuses the whole statement.
--- Wakes the listeners of the jobs table once, when the change commits.
+-- Wakes the listeners of the jobs table once, when the change commits. Each id is one probe of
+-- the primary key (the LIMIT keeps the planner from turning the probes into a join), whatever
+-- the table's size or statistics: given the ids as one parameter, a table without statistics
+-- made it scan every row, comparing each with every id.
 WITH new AS (
     SELECT * FROM unnest(:id::text[], :job_name::text[], :input::text[], :status::text[],
         :output::text[], :attempt::bigint[], :max_attempts::bigint[], :retry_delay_ms::bigint[],
@@ -15,7 +18,8 @@ WITH new AS (
             queued_at, not_before, picked_at, completed_at, lease_until, lease_token, priority,
             unique_key, unique_across, timeout_ms, snoozes, trace_context)
 ), stored AS (
-    SELECT id FROM {jobs} WHERE id = ANY(:ids::text[])
+    SELECT s.id FROM unnest(:ids::text[]) AS i (id)
+    CROSS JOIN LATERAL (SELECT id FROM {jobs} WHERE id = i.id LIMIT 1) AS s
 ), held AS (
     SELECT n.id AS job, h.id AS holder, n.unique_key FROM new AS n
     CROSS JOIN LATERAL (
