@@ -398,8 +398,15 @@ async fn run_store(target: &Target, args: &Args) -> StoreReport {
         "sustained",
         ours::sustained(target, &s, sustained_c, 2, 100).await,
     ) {
-        eprintln!("  sustained c={sustained_c} {v:.0} jobs/s");
-        report.sustained = Some((2, sustained_c, v));
+        eprintln!(
+            "  sustained c={sustained_c} {:.0} jobs/s (worker {:.0} jobs/s while 2 producers \
+             add for {:.0} ms, {:.0} after)",
+            v.rate,
+            v.rate_while_adding.unwrap_or(f64::NAN),
+            v.adding_ms,
+            v.rate_after.unwrap_or(f64::NAN)
+        );
+        report.sustained = Some(v);
     }
     for &q in &s.queued {
         let started = Instant::now();

@@ -32,6 +32,25 @@ pub(crate) struct ClaimRow {
     pub latency: Latency,
 }
 
+/// Producers and a worker together, and how the worker's rate splits around the moment the
+/// producers are done: it shows what the producers' inserts take from the worker.
+#[derive(Clone, Debug, Default, Serialize)]
+pub(crate) struct Sustained {
+    /// Producer tasks.
+    pub producers: usize,
+    /// The worker's concurrency.
+    pub concurrency: usize,
+    /// Jobs/s from the start until the last job is done.
+    pub rate: f64,
+    /// Milliseconds until the producers had added every job.
+    pub adding_ms: f64,
+    /// Jobs/s the worker finished while the producers were adding (unknown when the count
+    /// missed events).
+    pub rate_while_adding: Option<f64>,
+    /// Jobs/s the worker finished after the producers were done.
+    pub rate_after: Option<f64>,
+}
+
 /// Everything measured on one store.
 #[derive(Clone, Debug, Default, Serialize)]
 pub(crate) struct StoreReport {
@@ -47,8 +66,8 @@ pub(crate) struct StoreReport {
     pub drains: Vec<DrainRow>,
     /// Batched enqueue, jobs/s (1000 per call).
     pub enqueue: Option<f64>,
-    /// Producers and workers together: (producers, concurrency, jobs/s).
-    pub sustained: Option<(usize, usize, f64)>,
+    /// Producers and workers together.
+    pub sustained: Option<Sustained>,
     /// Claim latency per queue length.
     pub claims: Vec<ClaimRow>,
     /// Enqueue→start with wake-ups.
@@ -193,11 +212,20 @@ impl StoreReport {
         }
         out.push('\n');
         let _ = writeln!(out, "| measure | value |\n|---|---:|");
-        if let Some((producers, c, v)) = self.sustained {
+        if let Some(s) = &self.sustained {
             let _ = writeln!(
                 out,
-                "| sustained: {producers} producers (batches of 100) + multi({c}) worker, jobs/s | {} |",
-                num(Some(v))
+                "| sustained: {} producers (batches of 100) + multi({}) worker, jobs/s | {} |",
+                s.producers,
+                s.concurrency,
+                num(Some(s.rate))
+            );
+            let _ = writeln!(
+                out,
+                "| sustained: worker's jobs/s while the producers add (for {} ms) / after | {} / {} |",
+                num(Some(s.adding_ms)),
+                num(s.rate_while_adding),
+                num(s.rate_after)
             );
         }
         if let Some(v) = self.enqueue {
