@@ -159,7 +159,8 @@ impl StoreReport {
             out,
             "End to end: {} no-op jobs enqueued up front, then worked off by a multi worker \
              (jobs/s); prefetch is the number of jobs it claims beyond its free slots: by \
-             default its concurrency, growing up to 1000 while slots wait for claims; a number is a fixed prefetch. {}\n",
+             default its concurrency, growing up to 1000 while slots wait for claims; a number \
+             is a fixed prefetch. {}\n",
             self.jobs,
             match self.rounds {
                 0 | 1 => "One drain each.".to_string(),

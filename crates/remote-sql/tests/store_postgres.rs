@@ -207,7 +207,7 @@ async fn batches_find_their_jobs_by_primary_key_under_stale_statistics() {
 /// Statements given a list of ids find each on the primary key in a table grown by the store's
 /// own inserts, before it has any statistics. Given the list as a parameter, the planner
 /// scanned every row of such a table, comparing each with every id: adding 100 jobs to one of
-/// 10 000 took 7–10 ms, growing with the table, instead of about 1.
+/// 10 000 took 7–11 ms, growing with the table, instead of about 1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_of_ids_are_found_by_primary_key_before_any_statistics() {
     Space::run(Db::Postgres, |space| async move {
