@@ -402,7 +402,7 @@ async fn run_store(target: &Target, args: &Args) -> StoreReport {
             "  sustained c={sustained_c} {:.0} jobs/s (worker {:.0} jobs/s while 2 producers \
              add for {:.0} ms, {:.0} after)",
             v.rate,
-            v.rate_while_adding.unwrap_or(f64::NAN),
+            v.rate_while_adding,
             v.adding_ms,
             v.rate_after.unwrap_or(f64::NAN)
         );

@@ -1,6 +1,5 @@
 //! Measurements of remote itself: the real [`Processor`] with a no-op handler.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -137,27 +136,6 @@ pub(crate) async fn drain(
     Ok((rate(n, elapsed), rate(n, enqueue_time)))
 }
 
-/// Counts the finished attempts of `events` into `worked`; sets `lagged` when events were
-/// missed, which makes the count too low.
-fn count_finished(
-    mut events: tokio::sync::broadcast::Receiver<AttemptEvent>,
-    worked: Arc<AtomicUsize>,
-    lagged: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            match events.recv().await {
-                Ok(AttemptEvent::Finished { .. }) => {
-                    worked.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(_) => {}
-                Err(RecvError::Lagged(_)) => lagged.store(true, Ordering::Relaxed),
-                Err(RecvError::Closed) => return,
-            }
-        }
-    })
-}
-
 /// Producers and workers together: `producers` tasks add `n` jobs in batches of `batch` while
 /// a multi worker of `concurrency` runs; jobs/s until the last one is done, and the worker's
 /// rate while the producers add and after they are done.
@@ -177,9 +155,6 @@ pub(crate) async fn sustained(
     let processor = processor(&store, multi(concurrency, None))?;
     let n = settings.jobs;
     let events = processor.subscribe();
-    let worked = Arc::new(AtomicUsize::new(0));
-    let lagged = Arc::new(AtomicBool::new(false));
-    let counting = count_finished(processor.subscribe(), worked.clone(), lagged.clone());
     let started = Instant::now();
     processor.start_processor();
     let mut tasks = tokio::task::JoinSet::new();
@@ -194,31 +169,32 @@ pub(crate) async fn sustained(
         });
     }
     let adding = {
-        let worked = worked.clone();
+        let processor = processor.clone();
         tokio::spawn(async move {
             while let Some(joined) = tasks.join_next().await {
                 joined.map_err(|e| e.to_string())??;
             }
-            Ok::<_, String>((started.elapsed(), worked.load(Ordering::Relaxed)))
+            let added = started.elapsed();
+            let counts = processor.count_jobs().await.map_err(|e| e.to_string())?;
+            let completed = usize::try_from(counts[&JobStatus::Completed]).unwrap_or(usize::MAX);
+            Ok::<_, String>((added, completed))
         })
     };
     let result = finished(&processor, events, n, started + settings.timeout).await;
     let elapsed = started.elapsed();
     let added = adding.await.map_err(|e| e.to_string())?;
     processor.stop_processor().await;
-    counting.abort();
     result?;
     let (adding_time, worked_then) = added?;
-    let split = !lagged.load(Ordering::Relaxed);
+    let worked_then = worked_then.min(n);
     let after = elapsed.saturating_sub(adding_time);
     Ok(Sustained {
         producers,
         concurrency,
         rate: rate(n, elapsed),
         adding_ms: adding_time.as_secs_f64() * 1e3,
-        rate_while_adding: split.then(|| rate(worked_then, adding_time)),
-        rate_after: (split && worked_then < n && !after.is_zero())
-            .then(|| rate(n - worked_then, after)),
+        rate_while_adding: rate(worked_then, adding_time),
+        rate_after: (worked_then < n && !after.is_zero()).then(|| rate(n - worked_then, after)),
     })
 }
 

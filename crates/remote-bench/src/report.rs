@@ -44,9 +44,9 @@ pub(crate) struct Sustained {
     pub rate: f64,
     /// Milliseconds until the producers had added every job.
     pub adding_ms: f64,
-    /// Jobs/s the worker finished while the producers were adding (unknown when the count
-    /// missed events).
-    pub rate_while_adding: Option<f64>,
+    /// Jobs/s the worker completed while the producers were adding, as the store counts them
+    /// when the producers are done.
+    pub rate_while_adding: f64,
     /// Jobs/s the worker finished after the producers were done.
     pub rate_after: Option<f64>,
 }
@@ -225,7 +225,7 @@ impl StoreReport {
                 out,
                 "| sustained: worker's jobs/s while the producers add (for {} ms) / after | {} / {} |",
                 num(Some(s.adding_ms)),
-                num(s.rate_while_adding),
+                num(Some(s.rate_while_adding)),
                 num(s.rate_after)
             );
         }
