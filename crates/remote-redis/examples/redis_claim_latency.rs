@@ -13,10 +13,9 @@
 //! inserts, single-job claims, 100-job claims and batches of 100 completions, and prints mean,
 //! median and 99th percentile as the client saw them, the server's mean time per call (its
 //! script, and for a claim of jobs written before layout 5 the pipelined `HGETALL`s that read
-//! them back), and the commands
-//! each call ran on average (its cost, free of the machine's load).
-//! The queue never drops below the length asked while timed. The server's figures count every
-//! client's calls: run on a server of its own.
+//! them back), and the commands each call ran on average (its cost, free of the machine's
+//! load). The queue never drops below the length asked while timed. The server's figures count
+//! every client's calls: run on a server of its own.
 
 use std::time::{Duration, Instant};
 
