@@ -7,7 +7,11 @@ use std::path::Path;
 use std::{env, fs};
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Read when the script runs, not when it is compiled: a compiled script is reused for a
+    // copy of the package at another path (a target directory shared by two checkouts), and
+    // would embed the files of the copy it was compiled for.
+    let root = env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&root);
     let mut out = String::new();
     for (kind, dir) in [("QUERIES", "queries"), ("MIGRATIONS", "migrations")] {
         println!("cargo:rerun-if-changed={dir}");
