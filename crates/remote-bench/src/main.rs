@@ -12,6 +12,7 @@
 
 mod alloc;
 mod commands;
+mod cpu;
 mod ours;
 mod peer;
 mod plot;
@@ -406,6 +407,23 @@ async fn run_store(target: &Target, args: &Args) -> StoreReport {
             v.adding_ms,
             v.rate_after.unwrap_or(f64::NAN)
         );
+        eprintln!(
+            "  alone     producers {:.0} jobs/s, worker {:.0} jobs/s",
+            v.adding_alone, v.working_alone
+        );
+        if let Some(cpu) = &v.cpu {
+            eprintln!(
+                "  cpu       core-µs per job adding {:.1}, working {:.1}, both {:.1} (cores busy \
+                 {:.2} / {:.2} / {:.2} of {})",
+                cpu.adding.per_job_us(s.jobs),
+                cpu.working.per_job_us(s.jobs),
+                cpu.together.per_job_us(s.jobs),
+                cpu.adding.cores_busy(),
+                cpu.working.cores_busy(),
+                cpu.together.cores_busy(),
+                cpu.together.cores
+            );
+        }
         report.sustained = Some(v);
     }
     for &q in &s.queued {
@@ -485,14 +503,19 @@ async fn run_store(target: &Target, args: &Args) -> StoreReport {
                 scheduling::measure(target, s.scheduler_items, n, s.scheduler_rounds).await,
             ) {
                 eprintln!(
-                    "  schedulers={n} items={} first round {:.0} ms: {:.0} occurrences/s{}; {} fired, {} jobs, {} violations",
+                    "  schedulers={n} items={} first round {:.0} ms: {:.0} occurrences/s{}; {} fired, {} jobs, {} violations{}",
                     run.items,
                     run.first_round_ms,
                     run.per_second,
                     if run.exact { "" } else { " (from job times)" },
                     run.fired,
                     run.jobs,
-                    run.violations()
+                    run.violations(),
+                    run.cpu.map_or_else(String::new, |cpu| format!(
+                        "; cores busy {:.2} of {}",
+                        cpu.cores_busy(),
+                        cpu.cores
+                    ))
                 );
                 if let Some(error) = &run.first_error {
                     let note = format!(

@@ -11,7 +11,8 @@ use remote_core::{
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::report::Sustained;
+use crate::cpu::{Meter, Usage};
+use crate::report::{Sustained, SustainedCpu};
 use crate::stats::{rate, Latency};
 use crate::target::{Kind, Open, Opened, Space, Target};
 use crate::{pool_size, BenchResult, Settings, JOB};
@@ -138,7 +139,9 @@ pub(crate) async fn drain(
 
 /// Producers and workers together: `producers` tasks add `n` jobs in batches of `batch` while
 /// a multi worker of `concurrency` runs; jobs/s until the last one is done, and the worker's
-/// rate while the producers add and after they are done.
+/// rate while the producers add and after they are done. Then, on a fresh table, the same
+/// producers alone and the same worker alone, with the machine's CPU time of each stretch:
+/// when the cores are what bounds the run, those show by how much.
 pub(crate) async fn sustained(
     target: &Target,
     settings: &Settings,
@@ -146,17 +149,119 @@ pub(crate) async fn sustained(
     producers: usize,
     batch: usize,
 ) -> BenchResult<Sustained> {
-    let space = target.space();
     let open = Open {
         pool: pool_size(concurrency),
         wakeups: true,
     };
-    let store = target.open(&space, open).await?;
+    let store = target.open(&target.space(), open).await?;
     let processor = processor(&store, multi(concurrency, None))?;
     let n = settings.jobs;
     let events = processor.subscribe();
+    let meter = Meter::start();
     let started = Instant::now();
     processor.start_processor();
+    let tasks = produce(&processor, n, producers, batch);
+    let mut adding = {
+        let processor = processor.clone();
+        tokio::spawn(async move {
+            joined(tasks).await?;
+            let added = started.elapsed();
+            let counts = processor.count_jobs().await.map_err(|e| e.to_string())?;
+            let completed = usize::try_from(counts[&JobStatus::Completed]).unwrap_or(usize::MAX);
+            Ok::<_, String>((added, completed))
+        })
+    };
+    let mut drained = std::pin::pin!(finished(&processor, events, n, started + settings.timeout));
+    // A producer's failure ends the run at once rather than at the drain's deadline.
+    let (result, added) = tokio::select! {
+        result = &mut drained => (result, adding.await),
+        added = &mut adding => match added {
+            Ok(Ok(added)) => (drained.await, Ok(Ok(added))),
+            failed => (Ok(()), failed),
+        },
+    };
+    let elapsed = started.elapsed();
+    let together = meter.as_ref().and_then(Meter::stop);
+    processor.stop_processor().await;
+    let added = added.map_err(|e| e.to_string())?;
+    result?;
+    let (adding_time, worked_then) = added?;
+    let worked_then = worked_then.min(n);
+    let after = elapsed.saturating_sub(adding_time);
+
+    let alone = alone(target, settings, open, concurrency, producers, batch).await?;
+    Ok(Sustained {
+        producers,
+        concurrency,
+        rate: rate(n, elapsed),
+        adding_ms: adding_time.as_secs_f64() * 1e3,
+        rate_while_adding: rate(worked_then, adding_time),
+        rate_after: (worked_then < n && !after.is_zero()).then(|| rate(n - worked_then, after)),
+        adding_alone: alone.adding_rate,
+        working_alone: alone.working_rate,
+        cpu: match (alone.adding_cpu, alone.working_cpu, together) {
+            (Some(adding), Some(working), Some(together)) => Some(SustainedCpu {
+                adding,
+                working,
+                together,
+            }),
+            _ => None,
+        },
+    })
+}
+
+/// The sustained run's producers and worker, each alone.
+struct Alone {
+    adding_rate: f64,
+    adding_cpu: Option<Usage>,
+    working_rate: f64,
+    working_cpu: Option<Usage>,
+}
+
+/// On a fresh table, the sustained run's producers add its jobs with no worker running, then
+/// its worker works them off (after the statistics a drain starts with); rates and CPU time.
+async fn alone(
+    target: &Target,
+    settings: &Settings,
+    open: Open,
+    concurrency: usize,
+    producers: usize,
+    batch: usize,
+) -> BenchResult<Alone> {
+    let n = settings.jobs;
+    let space = target.space();
+    let store = target.open(&space, open).await?;
+    let processor = processor(&store, multi(concurrency, None))?;
+    let meter = Meter::start();
+    let started = Instant::now();
+    joined(produce(&processor, n, producers, batch)).await?;
+    let adding_rate = rate(n, started.elapsed());
+    let adding_cpu = meter.as_ref().and_then(Meter::stop);
+    settle(target, &space, &store).await?;
+    let events = processor.subscribe();
+    let meter = Meter::start();
+    let started = Instant::now();
+    processor.start_processor();
+    let result = finished(&processor, events, n, started + settings.timeout).await;
+    let working_rate = rate(n, started.elapsed());
+    let working_cpu = meter.as_ref().and_then(Meter::stop);
+    processor.stop_processor().await;
+    result?;
+    Ok(Alone {
+        adding_rate,
+        adding_cpu,
+        working_rate,
+        working_cpu,
+    })
+}
+
+/// Spawns `producers` tasks adding `n` jobs between them in batches of `batch`.
+fn produce(
+    processor: &Processor,
+    n: usize,
+    producers: usize,
+    batch: usize,
+) -> tokio::task::JoinSet<Result<(), String>> {
     let mut tasks = tokio::task::JoinSet::new();
     for p in 0..producers {
         let share = n / producers + usize::from(p < n % producers);
@@ -168,34 +273,15 @@ pub(crate) async fn sustained(
                 .map_err(|e| e.to_string())
         });
     }
-    let adding = {
-        let processor = processor.clone();
-        tokio::spawn(async move {
-            while let Some(joined) = tasks.join_next().await {
-                joined.map_err(|e| e.to_string())??;
-            }
-            let added = started.elapsed();
-            let counts = processor.count_jobs().await.map_err(|e| e.to_string())?;
-            let completed = usize::try_from(counts[&JobStatus::Completed]).unwrap_or(usize::MAX);
-            Ok::<_, String>((added, completed))
-        })
-    };
-    let result = finished(&processor, events, n, started + settings.timeout).await;
-    let elapsed = started.elapsed();
-    let added = adding.await.map_err(|e| e.to_string())?;
-    processor.stop_processor().await;
-    result?;
-    let (adding_time, worked_then) = added?;
-    let worked_then = worked_then.min(n);
-    let after = elapsed.saturating_sub(adding_time);
-    Ok(Sustained {
-        producers,
-        concurrency,
-        rate: rate(n, elapsed),
-        adding_ms: adding_time.as_secs_f64() * 1e3,
-        rate_while_adding: rate(worked_then, adding_time),
-        rate_after: (worked_then < n && !after.is_zero()).then(|| rate(n - worked_then, after)),
-    })
+    tasks
+}
+
+/// Waits for every task of `tasks`; the first failure.
+async fn joined(mut tasks: tokio::task::JoinSet<Result<(), String>>) -> Result<(), String> {
+    while let Some(joined) = tasks.join_next().await {
+        joined.map_err(|e| e.to_string())??;
+    }
+    Ok(())
 }
 
 /// Fills a case's jobs table with `n` queued no-op jobs as fast as the backend allows:

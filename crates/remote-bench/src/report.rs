@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::commands::ClaimCommands;
+use crate::cpu::Usage;
 use crate::scheduling::SchedulerRun;
 use crate::stats::Latency;
 
@@ -49,6 +50,26 @@ pub(crate) struct Sustained {
     pub rate_while_adding: f64,
     /// Jobs/s the worker finished after the producers were done.
     pub rate_after: Option<f64>,
+    /// Jobs/s of the same producers alone, on a fresh table with no worker running.
+    pub adding_alone: f64,
+    /// Jobs/s of the same worker alone, working off what they added.
+    pub working_alone: f64,
+    /// The machine's CPU time of each of the three stretches, where it can be read.
+    pub cpu: Option<SustainedCpu>,
+}
+
+/// The machine's CPU time while the producers add alone, while the worker works alone and
+/// while both run at once. With every core busy, a job costs the cores what adding it and
+/// working it cost apart, so the worker can keep at most working / (adding + working) of its
+/// rate alone.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub(crate) struct SustainedCpu {
+    /// The producers alone.
+    pub adding: Usage,
+    /// The worker alone.
+    pub working: Usage,
+    /// Both at once (the sustained run).
+    pub together: Usage,
 }
 
 /// Everything measured on one store.
@@ -228,6 +249,33 @@ impl StoreReport {
                 num(Some(s.rate_while_adding)),
                 num(s.rate_after)
             );
+            let _ = writeln!(
+                out,
+                "| sustained: the same producers alone / the same worker alone, jobs/s | {} / {} |",
+                num(Some(s.adding_alone)),
+                num(Some(s.working_alone))
+            );
+            if let Some(cpu) = &s.cpu {
+                let jobs = self.jobs;
+                let _ = writeln!(
+                    out,
+                    "| sustained: the machine's core-µs per job adding alone / working alone / \
+                     both at once (cores busy of {}) | {:.1} / {:.1} / {:.1} ({:.2} / {:.2} / {:.2}) |",
+                    cpu.together.cores,
+                    cpu.adding.per_job_us(jobs),
+                    cpu.working.per_job_us(jobs),
+                    cpu.together.per_job_us(jobs),
+                    cpu.adding.cores_busy(),
+                    cpu.working.cores_busy(),
+                    cpu.together.cores_busy()
+                );
+                let _ = writeln!(
+                    out,
+                    "| sustained: the worker's share of a job's CPU, working / (adding + working) | {:.0} % |",
+                    100.0 * cpu.working.per_job_us(jobs)
+                        / (cpu.adding.per_job_us(jobs) + cpu.working.per_job_us(jobs)).max(1e-9)
+                );
+            }
         }
         if let Some(v) = self.enqueue {
             let _ = writeln!(
@@ -291,19 +339,24 @@ impl StoreReport {
             );
             let _ = writeln!(
                 out,
-                "| schedulers | items | first round ms | occurrences/s | run s | fired | jobs | \
-                 doubled / missed / wrong id / stray / unaccounted | largest delay after the \
-                 first round, ms |\n|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+                "| schedulers | items | first round ms | occurrences/s | cores busy in the first \
+                 round | run s | fired | jobs | doubled / missed / wrong id / stray / \
+                 unaccounted | largest delay after the first round, ms |\n\
+                 |---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
             );
             for r in &self.scheduler {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {:.0} | {}{} | {:.1} | {} | {} | {} / {} / {} / {} / {} | {} |",
+                    "| {} | {} | {:.0} | {}{} | {} | {:.1} | {} | {} | {} / {} / {} / {} / {} | {} |",
                     r.schedulers,
                     r.items,
                     r.first_round_ms,
                     num(Some(r.per_second)),
                     if r.exact { "" } else { " (from job times)" },
+                    r.cpu.map_or_else(
+                        || "—".to_string(),
+                        |cpu| format!("{:.2} of {}", cpu.cores_busy(), cpu.cores)
+                    ),
                     r.seconds,
                     r.fired,
                     r.jobs,

@@ -11,6 +11,7 @@ use remote_core::{ItemId, JobId, JobQuery, SchedulerItem, WorkerConfig};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::cpu::{self, Usage};
 use crate::ours::processor;
 use crate::target::{Open, Target};
 use crate::{BenchResult, JOB};
@@ -59,6 +60,9 @@ pub(crate) struct SchedulerRun {
     pub failed_passes: usize,
     /// The first of those errors.
     pub first_error: Option<String>,
+    /// The machine's CPU time from the start to the end of the first round, where it can be
+    /// read.
+    pub cpu: Option<Usage>,
 }
 
 impl SchedulerRun {
@@ -122,6 +126,7 @@ pub(crate) async fn measure(
     }
     let period = Duration::from_secs(DELAY_SECS);
     let run_for = period * rounds.max(1) + Duration::from_millis(500);
+    let sampling = cpu::sample(Duration::from_millis(5), Instant::now() + run_for);
     let started = Instant::now();
     let started_at = Utc::now();
     let stop_at = started + run_for;
@@ -157,6 +162,7 @@ pub(crate) async fn measure(
         failed.extend(f);
     }
     let stopped_at = Utc::now();
+    let samples = sampling.await.unwrap_or_default();
     let seconds = started.elapsed().as_secs_f64();
     passes.sort_by_key(|(at, _)| *at);
     let fired: usize = passes.iter().map(|(_, n)| n).sum();
@@ -249,5 +255,10 @@ pub(crate) async fn measure(
         }
     }
     run.per_second = items as f64 / (run.first_round_ms / 1e3).max(1e-9);
+    run.cpu = cpu::between(
+        &samples,
+        started,
+        started + Duration::from_secs_f64(run.first_round_ms / 1e3),
+    );
     Ok(run)
 }

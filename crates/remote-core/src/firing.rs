@@ -17,7 +17,7 @@ use crate::shared::Shared;
 use crate::store::{ClaimItems, InsertJobs, Inserted, OnConflict, Take};
 
 /// Most scheduler items fired in one round of claim, insert and take.
-const FIRING_BATCH: usize = 256;
+const FIRING_BATCH: usize = 512;
 
 /// How long a firing scheduler holds the items it claimed; a scheduler that dies mid-round
 /// delays them by at most this (R25).
