@@ -394,20 +394,65 @@ fn drains_at(r: &StoreReport, c: usize) -> Option<&DrainRow> {
 pub(crate) fn checks(reports: &[StoreReport]) -> Vec<Check> {
     let mut checks = Vec::new();
     let by = |name: &str| reports.iter().find(|r| r.store == name);
-    if let Some(pg) = by("postgres") {
-        for d in &pg.drains {
+    for (store, label) in [
+        ("sqlite", "SQLite"),
+        ("redis", "Redis"),
+        ("postgres", "PostgreSQL"),
+    ] {
+        for d in by(store).map_or(&[][..], |r| r.drains.as_slice()) {
             let peer = StoreReport::best_peer(d);
             let ours = StoreReport::best_ours(d);
-            let r = ours.zip(peer).map(|(a, b)| a / b);
             checks.push(Check {
                 what: format!(
-                    "PostgreSQL ≥ 2× apalis end to end (the better prefetch against the better \
+                    "{label} ≥ 2× apalis end to end (the better prefetch against the better \
                      fetch batch), concurrency {}",
                     d.concurrency
                 ),
                 measured: ratio(ours, peer),
-                met: r.map(|r| r >= 2.0),
+                met: ours.zip(peer).map(|(a, b)| a >= 2.0 * b),
             });
+        }
+    }
+    for (store, label) in [("postgres", "PostgreSQL"), ("sqlite", "SQLite")] {
+        if let Some([first, .., last]) = by(store).map(|r| r.claims.as_slice()) {
+            let r = last.latency.p50_ms / first.latency.p50_ms.max(1e-9);
+            checks.push(Check {
+                what: format!(
+                    "{label} claim p50 at {} queued ≤ 1.5× at {}",
+                    last.queued, first.queued
+                ),
+                measured: format!("{r:.2}×"),
+                met: Some(r <= 1.5),
+            });
+        }
+    }
+    if let Some(memory) = by("memory") {
+        let ours = drains_at(memory, 8).and_then(StoreReport::best_ours);
+        checks.push(Check {
+            what: "memory ≥ 150,000 jobs/s end to end, concurrency 8".into(),
+            measured: ours.map_or("–".into(), |v| format!("{}/s", num(Some(v)))),
+            met: ours.map(|v| v >= 150_000.0),
+        });
+    }
+    if let Some(pg) = by("postgres") {
+        if let Some(s) = &pg.sustained {
+            checks.push(Check {
+                what: "PostgreSQL sustained on a fresh table ≥ 5,000 jobs/s".into(),
+                measured: format!("{}/s", num(Some(s.rate))),
+                met: Some(s.rate >= 5_000.0),
+            });
+            let drain = drains_at(pg, s.concurrency).and_then(|d| d.ours);
+            checks.push(Check {
+                what: format!(
+                    "PostgreSQL sustained within 80 % of the drain (default prefetch), \
+                     concurrency {}",
+                    s.concurrency
+                ),
+                measured: drain.map_or("–".into(), |d| format!("{:.0} %", 100.0 * s.rate / d)),
+                met: drain.map(|d| s.rate >= 0.8 * d),
+            });
+        }
+        for d in &pg.drains {
             let r = d.ours.zip(d.raw).map(|(a, b)| a / b);
             checks.push(Check {
                 what: format!(
@@ -416,17 +461,6 @@ pub(crate) fn checks(reports: &[StoreReport]) -> Vec<Check> {
                 ),
                 measured: ratio(d.ours, d.raw),
                 met: r.map(|r| r >= 0.7),
-            });
-        }
-        if let [first, .., last] = pg.claims.as_slice() {
-            let r = last.latency.p50_ms / first.latency.p50_ms.max(1e-9);
-            checks.push(Check {
-                what: format!(
-                    "PostgreSQL claim p50 at {} queued ≤ 1.5× at {}",
-                    last.queued, first.queued
-                ),
-                measured: format!("{r:.2}×"),
-                met: Some(r <= 1.5),
             });
         }
         let one = pg.scheduler.iter().find(|r| r.schedulers == 1);
