@@ -59,9 +59,8 @@ pub(crate) struct Sustained {
 }
 
 /// The machine's CPU time while the producers add alone, while the worker works alone and
-/// while both run at once. With every core busy, a job costs the cores what adding it and
-/// working it cost apart, so the worker can keep at most working / (adding + working) of its
-/// rate alone.
+/// while both run at once: what running both at once costs a job beyond running them apart,
+/// and whether the cores bound the sustained run.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub(crate) struct SustainedCpu {
     /// The producers alone.
@@ -269,11 +268,12 @@ impl StoreReport {
                     cpu.working.cores_busy(),
                     cpu.together.cores_busy()
                 );
+                let apart = cpu.adding.per_job_us(jobs) + cpu.working.per_job_us(jobs);
                 let _ = writeln!(
                     out,
-                    "| sustained: the worker's share of a job's CPU, working / (adding + working) | {:.0} % |",
-                    100.0 * cpu.working.per_job_us(jobs)
-                        / (cpu.adding.per_job_us(jobs) + cpu.working.per_job_us(jobs)).max(1e-9)
+                    "| sustained: jobs/s the cores allow at the cost apart, cores / (adding + \
+                     working) | {} |",
+                    num(Some(cpu.together.cores as f64 * 1e6 / apart.max(1e-9)))
                 );
             }
         }
