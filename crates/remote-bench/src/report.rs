@@ -452,17 +452,6 @@ pub(crate) fn checks(reports: &[StoreReport]) -> Vec<Check> {
                 met: drain.map(|d| s.rate >= 0.8 * d),
             });
         }
-        for d in &pg.drains {
-            let r = d.ours.zip(d.raw).map(|(a, b)| a / b);
-            checks.push(Check {
-                what: format!(
-                    "PostgreSQL ≥ 70 % of the raw loop, concurrency {}",
-                    d.concurrency
-                ),
-                measured: ratio(d.ours, d.raw),
-                met: r.map(|r| r >= 0.7),
-            });
-        }
         let one = pg.scheduler.iter().find(|r| r.schedulers == 1);
         let three = pg.scheduler.iter().find(|r| r.schedulers == 3);
         if let Some(one) = one {
@@ -491,16 +480,15 @@ pub(crate) fn checks(reports: &[StoreReport]) -> Vec<Check> {
             met: pg.wake.map(|w| w.p50_ms <= 5.0),
         });
     }
-    if let Some(mongo) = by("mongodb") {
-        for d in &mongo.drains {
-            let r = d.ours.zip(d.raw).map(|(a, b)| a / b);
+    for (store, label) in [("postgres", "PostgreSQL"), ("mongodb", "MongoDB")] {
+        for d in by(store).map_or(&[][..], |r| r.drains.as_slice()) {
             checks.push(Check {
                 what: format!(
-                    "MongoDB ≥ 70 % of the raw loop, concurrency {}",
+                    "{label} ≥ 70 % of the raw loop, concurrency {}",
                     d.concurrency
                 ),
                 measured: ratio(d.ours, d.raw),
-                met: r.map(|r| r >= 0.7),
+                met: d.ours.zip(d.raw).map(|(a, b)| a >= 0.7 * b),
             });
         }
     }
