@@ -33,63 +33,62 @@ impl Usage {
     }
 }
 
-/// A stretch being measured: the machine's busy ticks and the time at its start.
-pub(crate) struct Meter {
+/// One reading of `/proc/stat`: when it was taken, the machine's busy ticks until then and
+/// its cores. Two readings give the CPU of the stretch between them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reading {
+    at: Instant,
     busy: u64,
-    started: Instant,
+    cores: usize,
 }
 
-impl Meter {
-    /// Starts measuring; `None` where `/proc/stat` cannot be read.
-    pub(crate) fn start() -> Option<Self> {
+impl Reading {
+    /// A reading now; `None` where `/proc/stat` cannot be read.
+    pub(crate) fn now() -> Option<Self> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
         Some(Self {
-            busy: busy_ticks()?,
-            started: Instant::now(),
+            at: Instant::now(),
+            busy: busy_of(&stat)?,
+            cores: cores_of(&stat)?,
         })
     }
 
-    /// The machine's busy time since the start.
-    pub(crate) fn stop(&self) -> Option<Usage> {
-        let wall_ms = self.started.elapsed().as_secs_f64() * 1e3;
-        let (busy, cores) = (busy_ticks()?, cores()?);
-        Some(Usage {
-            busy_ms: busy.saturating_sub(self.busy) as f64 * 1e3 / TICKS_PER_SECOND,
-            wall_ms,
-            cores,
-        })
+    /// The machine's busy time from this reading until now.
+    pub(crate) fn since(&self) -> Option<Usage> {
+        Some(self.until(&Self::now()?))
+    }
+
+    /// The machine's busy time from this reading to a `later` one.
+    fn until(&self, later: &Self) -> Usage {
+        Usage {
+            busy_ms: later.busy.saturating_sub(self.busy) as f64 * 1e3 / TICKS_PER_SECOND,
+            wall_ms: later.at.duration_since(self.at).as_secs_f64() * 1e3,
+            cores: later.cores,
+        }
     }
 }
 
-/// The machine's busy ticks, read every `period` by a task until `until`: the CPU of a stretch
-/// whose end is known only afterwards.
-pub(crate) fn sample(period: Duration, until: Instant) -> JoinHandle<Vec<(Instant, u64)>> {
-    let first = busy_ticks().map(|busy| (Instant::now(), busy));
+/// Readings taken every `period` by a task until `until`: the CPU of a stretch whose end is
+/// known only afterwards.
+pub(crate) fn sample(period: Duration, until: Instant) -> JoinHandle<Vec<Reading>> {
+    let first = Reading::now();
     tokio::spawn(async move {
-        let mut samples: Vec<(Instant, u64)> = first.into_iter().collect();
-        while samples.last().is_some_and(|(at, _)| *at < until) {
+        let mut samples: Vec<Reading> = first.into_iter().collect();
+        while samples.last().is_some_and(|r| r.at < until) {
             tokio::time::sleep(period).await;
-            let Some(busy) = busy_ticks() else { break };
-            samples.push((Instant::now(), busy));
+            let Some(reading) = Reading::now() else { break };
+            samples.push(reading);
         }
         samples
     })
 }
 
-/// The machine's busy time from the last sample at or before `from` to the first at or after
-/// `to`, from [`sample`]'s readings.
-pub(crate) fn between(samples: &[(Instant, u64)], from: Instant, to: Instant) -> Option<Usage> {
-    let start = samples.iter().rev().find(|(at, _)| *at <= from)?;
-    let end = samples.iter().find(|(at, _)| *at >= to)?;
-    Some(Usage {
-        busy_ms: end.1.saturating_sub(start.1) as f64 * 1e3 / TICKS_PER_SECOND,
-        wall_ms: end.0.duration_since(start.0).as_secs_f64() * 1e3,
-        cores: cores()?,
-    })
-}
-
-/// Busy ticks of all cores.
-fn busy_ticks() -> Option<u64> {
-    busy_of(&std::fs::read_to_string("/proc/stat").ok()?)
+/// The machine's busy time from the last of [`sample`]'s readings at or before `from` to the
+/// first at or after `to`.
+pub(crate) fn between(samples: &[Reading], from: Instant, to: Instant) -> Option<Usage> {
+    let start = samples.iter().rev().find(|r| r.at <= from)?;
+    let end = samples.iter().find(|r| r.at >= to)?;
+    Some(start.until(end))
 }
 
 /// Busy ticks of a `/proc/stat` text: every column of its `cpu` line but idle and iowait
@@ -106,11 +105,6 @@ fn busy_of(stat: &str) -> Option<u64> {
         return None;
     };
     Some(user + nice + system + irq + softirq + steal)
-}
-
-/// Cores `/proc/stat` counts.
-fn cores() -> Option<usize> {
-    cores_of(&std::fs::read_to_string("/proc/stat").ok()?)
 }
 
 /// Cores of a `/proc/stat` text: its `cpuN` lines.

@@ -11,7 +11,7 @@ use remote_core::{
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::cpu::{Meter, Usage};
+use crate::cpu::{Reading, Usage};
 use crate::report::{Sustained, SustainedCpu};
 use crate::stats::{rate, Latency};
 use crate::target::{Kind, Open, Opened, Space, Target};
@@ -157,7 +157,7 @@ pub(crate) async fn sustained(
     let processor = processor(&store, multi(concurrency, None))?;
     let n = settings.jobs;
     let events = processor.subscribe();
-    let meter = Meter::start();
+    let meter = Reading::now();
     let started = Instant::now();
     processor.start_processor();
     let tasks = produce(&processor, n, producers, batch);
@@ -181,7 +181,7 @@ pub(crate) async fn sustained(
         },
     };
     let elapsed = started.elapsed();
-    let together = meter.as_ref().and_then(Meter::stop);
+    let together = meter.as_ref().and_then(Reading::since);
     processor.stop_processor().await;
     let added = added.map_err(|e| e.to_string())?;
     result?;
@@ -232,19 +232,19 @@ async fn alone(
     let space = target.space();
     let store = target.open(&space, open).await?;
     let processor = processor(&store, multi(concurrency, None))?;
-    let meter = Meter::start();
+    let meter = Reading::now();
     let started = Instant::now();
     joined(produce(&processor, n, producers, batch)).await?;
     let adding_rate = rate(n, started.elapsed());
-    let adding_cpu = meter.as_ref().and_then(Meter::stop);
+    let adding_cpu = meter.as_ref().and_then(Reading::since);
     settle(target, &space, &store).await?;
     let events = processor.subscribe();
-    let meter = Meter::start();
+    let meter = Reading::now();
     let started = Instant::now();
     processor.start_processor();
     let result = finished(&processor, events, n, started + settings.timeout).await;
     let working_rate = rate(n, started.elapsed());
-    let working_cpu = meter.as_ref().and_then(Meter::stop);
+    let working_cpu = meter.as_ref().and_then(Reading::since);
     processor.stop_processor().await;
     result?;
     Ok(Alone {
