@@ -29,21 +29,37 @@ fn pg_pool(store: &remote_sql::SqlStore) -> sqlx::PgPool {
     }
 }
 
-/// The plan of the listing statement `name` (`list_jobs_oldest` or `list_jobs_newest`) for a
-/// page of 100 jobs of `statuses` (all when empty), of every name.
-async fn listing_plan(store: &remote_sql::SqlStore, name: &str, statuses: &[&str]) -> String {
+/// A statement's query, handed to a test to bind one parameter.
+type Explain<'q> =
+    sqlx::query::QueryScalar<'q, sqlx::Postgres, String, sqlx::postgres::PgArguments>;
+
+/// The plan PostgreSQL makes for the statement `name`, each parameter bound by `bind`, given
+/// its name.
+async fn plan(
+    store: &remote_sql::SqlStore,
+    name: &str,
+    bind: impl for<'q> Fn(Explain<'q>, &str) -> Explain<'q>,
+) -> String {
     let explain = format!("EXPLAIN {}", store.query_text(name).expect(name));
     let mut query = sqlx::query_scalar::<_, String>(&explain);
     for param in store.query_params(name).expect(name) {
-        query = match param.as_str() {
-            "statuses" => query.bind(statuses.to_vec()),
-            "job_name" => query.bind(None::<String>),
-            "limit" => query.bind(100_i64),
-            "offset" => query.bind(0_i64),
-            other => panic!("{name} has a parameter this test does not know: {other}"),
-        };
+        query = bind(query, param);
     }
     query.fetch_all(&pg_pool(store)).await.unwrap().join("\n")
+}
+
+/// The plan of the listing statement `name` (`list_jobs_oldest` or `list_jobs_newest`) for a
+/// page of 100 jobs of `statuses` (all when empty), of every name.
+async fn listing_plan(store: &remote_sql::SqlStore, name: &str, statuses: &[&str]) -> String {
+    let statuses: Vec<String> = statuses.iter().map(|s| s.to_string()).collect();
+    plan(store, name, |query, param| match param {
+        "statuses" => query.bind(statuses.clone()),
+        "job_name" => query.bind(None::<String>),
+        "limit" => query.bind(100_i64),
+        "offset" => query.bind(0_i64),
+        other => panic!("{name} has a parameter this test does not know: {other}"),
+    })
+    .await
 }
 
 /// `reclaim_space` vacuums the jobs and error-record tables (R33): the server notes a vacuum
@@ -173,27 +189,23 @@ async fn batches_find_their_jobs_by_primary_key_under_stale_statistics() {
             .map(|j| j.lease_token.expect("a claimed job's token").as_i64())
             .collect();
         for name in ["record_outcomes", "release_jobs", "renew_leases"] {
-            let explain = format!("EXPLAIN {}", store.query_text(name).expect(name));
-            let mut query = sqlx::query_scalar::<_, String>(&explain);
-            for param in store.query_params(name).expect(name) {
-                query = match param.as_str() {
-                    "id" => query.bind(ids.clone()),
-                    "token" => query.bind(tokens.clone()),
-                    "lease_until" => query.bind(t(3700)),
-                    "now" => query.bind(vec![t(3601); n]),
-                    "kind" => query.bind(vec!["completed"; n]),
-                    "output" => query.bind(vec![Some("null"); n]),
-                    "not_before" | "created" => {
-                        query.bind(vec![None::<chrono::DateTime<chrono::Utc>>; n])
-                    }
-                    "record_id" => query.bind(vec![None::<String>; n]),
-                    "record_attempt" => query.bind(vec![None::<i64>; n]),
-                    "message" => query.bind(vec![None::<Vec<u8>>; n]),
-                    "rescue" => query.bind(false),
-                    other => panic!("{name} has a parameter this test does not know: {other}"),
-                };
-            }
-            let plan = query.fetch_all(&pg_pool(&store)).await.unwrap().join("\n");
+            let plan = plan(&store, name, |query, param| match param {
+                "id" => query.bind(ids.clone()),
+                "token" => query.bind(tokens.clone()),
+                "lease_until" => query.bind(t(3700)),
+                "now" => query.bind(vec![t(3601); n]),
+                "kind" => query.bind(vec!["completed"; n]),
+                "output" => query.bind(vec![Some("null"); n]),
+                "not_before" | "created" => {
+                    query.bind(vec![None::<chrono::DateTime<chrono::Utc>>; n])
+                }
+                "record_id" => query.bind(vec![None::<String>; n]),
+                "record_attempt" => query.bind(vec![None::<i64>; n]),
+                "message" => query.bind(vec![None::<Vec<u8>>; n]),
+                "rescue" => query.bind(false),
+                other => panic!("{name} has a parameter this test does not know: {other}"),
+            })
+            .await;
             assert!(
                 plan.contains(&format!("Index Scan using {}jobs_pkey", space.prefix())),
                 "{name} finds each job by primary key:\n{plan}"
@@ -235,30 +247,26 @@ async fn lists_of_ids_are_found_by_primary_key_before_any_statistics() {
             "remove_jobs",
             "retry_picked_jobs",
         ] {
-            let explain = format!("EXPLAIN {}", store.query_text(name).expect(name));
-            let mut query = sqlx::query_scalar::<_, String>(&explain);
-            for param in store.query_params(name).expect(name) {
-                query = match param.as_str() {
-                    "id" => query.bind(new.clone()),
-                    "ids" if name == "insert_jobs" => query.bind(new.clone()),
-                    "ids" => query.bind(stored.clone()),
-                    "keys" => query.bind(Vec::<String>::new()),
-                    "job_name" => query.bind(vec!["echo"; n]),
-                    "input" => query.bind(vec!["null"; n]),
-                    "status" => query.bind(vec!["queued"; n]),
-                    "output" | "unique_key" | "trace_context" => query.bind(none_text.clone()),
-                    "attempt" | "max_attempts" | "retry_delay_ms" => query.bind(vec![0_i64; n]),
-                    "lease_token" | "timeout_ms" => query.bind(none_int.clone()),
-                    "queued_at" => query.bind(vec![t(0); n]),
-                    "not_before" | "picked_at" | "completed_at" | "lease_until" => {
-                        query.bind(none_time.clone())
-                    }
-                    "priority" | "unique_across" => query.bind(vec![0_i16; n]),
-                    "snoozes" => query.bind(vec![0_i32; n]),
-                    other => panic!("{name} has a parameter this test does not know: {other}"),
-                };
-            }
-            let plan = query.fetch_all(&pg_pool(&store)).await.unwrap().join("\n");
+            let plan = plan(&store, name, |query, param| match param {
+                "id" => query.bind(new.clone()),
+                "ids" if name == "insert_jobs" => query.bind(new.clone()),
+                "ids" => query.bind(stored.clone()),
+                "keys" => query.bind(Vec::<String>::new()),
+                "job_name" => query.bind(vec!["echo"; n]),
+                "input" => query.bind(vec!["null"; n]),
+                "status" => query.bind(vec!["queued"; n]),
+                "output" | "unique_key" | "trace_context" => query.bind(none_text.clone()),
+                "attempt" | "max_attempts" | "retry_delay_ms" => query.bind(vec![0_i64; n]),
+                "lease_token" | "timeout_ms" => query.bind(none_int.clone()),
+                "queued_at" => query.bind(vec![t(0); n]),
+                "not_before" | "picked_at" | "completed_at" | "lease_until" => {
+                    query.bind(none_time.clone())
+                }
+                "priority" | "unique_across" => query.bind(vec![0_i16; n]),
+                "snoozes" => query.bind(vec![0_i32; n]),
+                other => panic!("{name} has a parameter this test does not know: {other}"),
+            })
+            .await;
             assert!(
                 plan.contains(&format!("{}jobs_pkey", space.prefix()))
                     && !plan.contains(&format!("Seq Scan on {}jobs", space.prefix())),
@@ -318,19 +326,15 @@ async fn scheduler_items_are_taken_by_primary_key_and_claimed_in_place() {
         let n = 256;
         let ids: Vec<String> = claimed.iter().take(n).map(|i| i.id.to_string()).collect();
         let name = "take_items";
-        let explain = format!("EXPLAIN {}", store.query_text(name).expect(name));
-        let mut query = sqlx::query_scalar::<_, String>(&explain);
-        for param in store.query_params(name).expect(name) {
-            query = match param.as_str() {
-                "id" => query.bind(ids.clone()),
-                "expected_next_call_time" => query.bind(vec![due; n]),
-                "expected_locked_until" => query.bind(vec![t(2); n]),
-                "next_call_time" => query.bind(vec![t(60); n]),
-                "locked_until" => query.bind(vec![None::<chrono::DateTime<chrono::Utc>>; n]),
-                other => panic!("{name} has a parameter this test does not know: {other}"),
-            };
-        }
-        let plan = query.fetch_all(&pg_pool(&store)).await.unwrap().join("\n");
+        let plan = plan(&store, name, |query, param| match param {
+            "id" => query.bind(ids.clone()),
+            "expected_next_call_time" => query.bind(vec![due; n]),
+            "expected_locked_until" => query.bind(vec![t(2); n]),
+            "next_call_time" => query.bind(vec![t(60); n]),
+            "locked_until" => query.bind(vec![None::<chrono::DateTime<chrono::Utc>>; n]),
+            other => panic!("{name} has a parameter this test does not know: {other}"),
+        })
+        .await;
         assert!(
             plan.contains(&format!("{}items_pkey", space.prefix()))
                 && !plan.contains(&format!("Seq Scan on {}items", space.prefix())),
