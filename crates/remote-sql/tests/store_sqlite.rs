@@ -225,3 +225,54 @@ async fn batches_over_json_rows_look_their_rows_up_by_id() {
         );
     }
 }
+
+/// Claims and outcomes change `status` on every job they touch, so no index may hold every job
+/// by status: each took a delete and an insert per claim and per outcome on the file's one
+/// writer. Counting still reads no row: every count is taken off an index.
+#[tokio::test]
+async fn statuses_are_counted_off_indexes_that_claims_and_outcomes_leave_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("count.db").display()
+    );
+    let store = SqlStore::connect(&url).await.expect("a file store");
+    let remote_sql::SqlPool::Sqlite(pool) = store.pool() else {
+        panic!("an SQLite pool");
+    };
+    let indexes: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE '%jobs'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let by_status: Vec<_> = indexes
+        .iter()
+        .filter(|(_, sql)| sql.as_deref().is_some_and(|s| s.contains("(status")))
+        .collect();
+    assert!(!by_status.is_empty(), "an index by status: {indexes:?}");
+    for (name, sql) in by_status {
+        let sql = sql.as_deref().unwrap_or_default();
+        assert!(
+            sql.contains("WHERE status IN ('error', 'cancelled')"),
+            "{name} holds only failed and cancelled jobs: {sql}"
+        );
+    }
+
+    let sql = store.query_text("count_jobs").expect("count_jobs");
+    let plan: Vec<String> = sqlx::query(Box::leak(
+        format!("EXPLAIN QUERY PLAN {sql}").into_boxed_str(),
+    ))
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+    .collect();
+    let reads: Vec<_> = plan.iter().filter(|step| step.contains("jobs")).collect();
+    assert_eq!(reads.len(), 4, "four counts: {plan:?}");
+    assert!(
+        reads.iter().all(|step| step.contains(" INDEX ")),
+        "every count reads an index: {plan:?}"
+    );
+}
