@@ -334,7 +334,8 @@ impl StoreReport {
             let _ = writeln!(
                 out,
                 "\nScheduler: Delay items every {} s, all due at the start, fired by separate \
-                 processors (own pool or connection each) calling `fire_due_items` in a loop\n",
+                 processors (own pool or connection each, each having fired one item of its own \
+                 before) calling `fire_due_items` in a loop\n",
                 crate::scheduling::DELAY_SECS
             );
             let _ = writeln!(
