@@ -495,13 +495,17 @@ async fn run_store(target: &Target, args: &Args) -> StoreReport {
             report.claim_commands = rows;
         }
     }
-    if s.scheduler_items > 0 {
+    // Each number of schedulers runs once per round, in turn, as the drains do: a first round
+    // lasts about 100 ms, and a moment of load on the machine should fall on one sample.
+    let scheduler_rounds = if s.scheduler_items > 0 { s.rounds } else { 0 };
+    for round in 1..=scheduler_rounds {
         for &n in &s.schedulers {
-            if let Some(run) = step(
+            if let Some(mut run) = step(
                 &mut report,
-                &format!("scheduler run with {n} schedulers"),
+                &format!("scheduler run with {n} schedulers, round {round}"),
                 scheduling::measure(target, s.scheduler_items, n, s.scheduler_rounds).await,
             ) {
+                run.round = round;
                 eprintln!(
                     "  schedulers={n} items={} first round {:.0} ms: {:.0} occurrences/s{}; {} fired, {} jobs, {} violations{}",
                     run.items,

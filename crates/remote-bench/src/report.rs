@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::commands::ClaimCommands;
 use crate::cpu::Usage;
 use crate::scheduling::SchedulerRun;
-use crate::stats::Latency;
+use crate::stats::{self, Latency};
 
 /// Throughput of one concurrency: ours and the references.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -335,20 +335,22 @@ impl StoreReport {
                 out,
                 "\nScheduler: Delay items every {} s, all due at the start, fired by separate \
                  processors (own pool or connection each, each having fired one item of its own \
-                 before) calling `fire_due_items` in a loop\n",
+                 before) calling `fire_due_items` in a loop; each number of schedulers once \
+                 per round, in turn. The targets take the median of the rounds.\n",
                 crate::scheduling::DELAY_SECS
             );
             let _ = writeln!(
                 out,
-                "| schedulers | items | first round ms | occurrences/s | cores busy in the first \
+                "| round | schedulers | items | first round ms | occurrences/s | cores busy in the first \
                  round | run s | fired | jobs | doubled / missed / wrong id / stray / \
                  unaccounted | largest delay after the first round, ms |\n\
-                 |---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+                 |---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
             );
             for r in &self.scheduler {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {:.0} | {}{} | {} | {:.1} | {} | {} | {} / {} / {} / {} / {} | {} |",
+                    "| {} | {} | {} | {:.0} | {}{} | {} | {:.1} | {} | {} | {} / {} / {} / {} / {} | {} |",
+                    r.round,
                     r.schedulers,
                     r.items,
                     r.first_round_ms,
@@ -453,20 +455,28 @@ pub(crate) fn checks(reports: &[StoreReport]) -> Vec<Check> {
                 met: drain.map(|d| s.rate >= 0.8 * d),
             });
         }
-        let one = pg.scheduler.iter().find(|r| r.schedulers == 1);
-        let three = pg.scheduler.iter().find(|r| r.schedulers == 3);
-        if let Some(one) = one {
+        let rate = |n: usize| {
+            stats::median(
+                pg.scheduler
+                    .iter()
+                    .filter(|r| r.schedulers == n)
+                    .map(|r| r.per_second)
+                    .collect(),
+            )
+        };
+        let (one, three) = (rate(1), rate(3));
+        if let (Some(one), Some(first)) = (one, pg.scheduler.first()) {
             checks.push(Check {
                 what: format!(
                     "PostgreSQL one scheduler ≥ 5,000 occurrences/s ({} items)",
-                    one.items
+                    first.items
                 ),
-                measured: format!("{}/s", num(Some(one.per_second))),
-                met: Some(one.per_second >= 5_000.0),
+                measured: format!("{}/s", num(Some(one))),
+                met: Some(one >= 5_000.0),
             });
         }
         if let (Some(one), Some(three)) = (one, three) {
-            let r = three.per_second / one.per_second.max(1e-9);
+            let r = three / one.max(1e-9);
             checks.push(Check {
                 what: "PostgreSQL three schedulers ≥ 1.5× one".into(),
                 measured: format!("{r:.2}×"),

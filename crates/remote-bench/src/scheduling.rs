@@ -25,6 +25,8 @@ const IDLE: Duration = Duration::from_millis(10);
 /// What one scheduler run measured and found.
 #[derive(Clone, Debug, Default, Serialize)]
 pub(crate) struct SchedulerRun {
+    /// Which of the bench's rounds this run was (from 1).
+    pub round: usize,
     /// Schedulers firing at once.
     pub schedulers: usize,
     /// Delay items, all due when the schedulers start.
